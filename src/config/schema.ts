@@ -1,0 +1,176 @@
+/**
+ * The configuration schema: one source for validation on load and for the JSON Schema that
+ * editors use (`sekisho config schema`). Keys are snake_case as written in YAML.
+ */
+import { z } from 'zod';
+
+export const LEVELS = ['L0', 'L1', 'L2', 'L3', 'L4'] as const;
+export const Level = z.enum(LEVELS);
+
+const countryCode = z
+  .string()
+  .regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code in capitals, such as JP')
+  .describe('ISO 3166-1 alpha-2 country code');
+
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-" (1–64 characters)');
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '' && u.hash === '' && u.search === '';
+    } catch {
+      return false;
+    }
+  }, 'an http:// or https:// URL without credentials, query or fragment (put keys in api_key_env)');
+
+const ms = (def: number) => z.number().int().positive().max(3_600_000).default(def);
+
+export const LevelRule = z
+  .object({
+    allow: z.boolean().default(true).describe('false blocks the level entirely'),
+    countries: z.array(countryCode).min(1).optional().describe('processing must happen in one of these countries'),
+    require_no_training: z.boolean().default(false).describe('the contract must forbid training on inputs'),
+    max_retention_days: z.number().int().min(0).optional().describe('the contract must state retention of at most this many days'),
+    forbid_click_through: z.boolean().default(false).describe('click-through (non-negotiated) services are excluded'),
+    jurisdictions_only: z.array(countryCode).min(1).optional().describe('every jurisdiction whose law reaches the operator must be in this list'),
+    allow_on_premises: z.boolean().default(false).describe('on-premises backends satisfy jurisdictions_only'),
+    require_ismap: z.boolean().default(false).describe('the backend must be ISMAP-listed and not expired'),
+  })
+  .strict();
+
+export const FlagRule = z.union([Level, z.literal('block')]);
+
+export const Policy = z
+  .object({
+    levels: z.partialRecord(Level, LevelRule).default({}).describe('overrides of the default rule per level'),
+    flags: z.record(z.string(), FlagRule).default({}).describe('flag → minimum level, or "block"'),
+  })
+  .strict();
+
+const Timeouts = z
+  .object({
+    connect_ms: ms(5_000),
+    first_byte_ms: ms(60_000),
+    idle_ms: ms(60_000),
+  })
+  .strict();
+
+const BackendCommon = {
+  id,
+  models: z.array(z.string().min(1).max(256)).min(1),
+  location: z
+    .object({
+      country: countryCode,
+      region: z.string().max(64).optional(),
+      on_premises: z.boolean().default(false),
+    })
+    .strict(),
+  operator: z
+    .object({
+      name: z.string().min(1).max(256),
+      jurisdictions: z.array(countryCode).min(1).describe('every country whose law reaches the operator (parent companies included)'),
+    })
+    .strict(),
+  contract: z
+    .object({
+      no_training: z.boolean().default(false),
+      retention_days: z.number().int().min(0).optional(),
+      click_through: z.boolean().default(false),
+    })
+    .strict()
+    .default({ no_training: false, click_through: false }),
+  ismap: z
+    .object({ listed: z.boolean(), expires: z.iso.date().optional() })
+    .strict()
+    .optional(),
+  approved: z.boolean().default(true).describe('false takes the backend out of every route'),
+  weight: z.number().positive().max(1000).default(1),
+};
+
+export const OpenAIBackend = z
+  .object({
+    ...BackendCommon,
+    kind: z.literal('openai'),
+    url: httpUrl.describe('base URL of an OpenAI-compatible API, such as http://127.0.0.1:8000/v1'),
+    api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('environment variable holding the API key'),
+    timeouts: Timeouts.default({ connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 60_000 }),
+    max_connections: z.number().int().positive().max(4096).default(128),
+  })
+  .strict();
+
+export const LlamaCppBackend = z
+  .object({
+    ...BackendCommon,
+    kind: z.literal('llama-cpp'),
+    model_path: z.string().min(1).describe('path to a GGUF file (relative paths are relative to the config file)'),
+    context_size: z.number().int().positive().max(1_048_576).default(2048),
+    gpu: z.boolean().default(false),
+    timeouts: Timeouts.default({ connect_ms: 5_000, first_byte_ms: 60_000, idle_ms: 60_000 }),
+  })
+  .strict();
+
+export const Backend = z.discriminatedUnion('kind', [OpenAIBackend, LlamaCppBackend]);
+
+export const ModelRoute = z
+  .object({
+    name: z.string().min(1).max(256),
+    backends: z.array(id).min(1).describe('candidate backend ids in preference order'),
+    strategy: z.enum(['priority', 'weighted', 'latency']).default('priority'),
+  })
+  .strict();
+
+export const Config = z
+  .object({
+    listen: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8787) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8787 }),
+    data_dir: z.string().default('./data').describe('where generated keys and the default SQLite file live'),
+    store: z
+      .object({ sqlite: z.string().min(1).optional() })
+      .strict()
+      .default({}),
+    tenant: z.object({ id, name: z.string().min(1).max(256) }).strict(),
+    backends: z.array(Backend).default([]),
+    models: z.array(ModelRoute).default([]),
+    expose_backend_models: z.boolean().default(true).describe('also accept the backends\' own model names'),
+    policy: Policy.default({ levels: {}, flags: {} }),
+    limits: z
+      .object({
+        max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
+        max_response_bytes: z.number().int().positive().max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+        body_timeout_ms: ms(30_000),
+        shutdown_grace_ms: ms(30_000),
+      })
+      .strict()
+      .default({ max_body_bytes: 1024 * 1024, max_response_bytes: 16 * 1024 * 1024, body_timeout_ms: 30_000, shutdown_grace_ms: 30_000 }),
+    routing: z
+      .object({
+        failure_threshold: z.number().int().positive().max(1000).default(3),
+        open_ms: ms(10_000),
+        max_attempts: z.number().int().positive().max(16).default(3),
+      })
+      .strict()
+      .default({ failure_threshold: 3, open_ms: 10_000, max_attempts: 3 }),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof Config>;
+export type BackendConfig = z.infer<typeof Backend>;
+export type OpenAIBackendConfig = z.infer<typeof OpenAIBackend>;
+export type LlamaCppBackendConfig = z.infer<typeof LlamaCppBackend>;
+export type LevelRuleConfig = z.infer<typeof LevelRule>;
+export type ModelRouteConfig = z.infer<typeof ModelRoute>;
+export type LevelName = z.infer<typeof Level>;
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });
+}
