@@ -1,0 +1,271 @@
+/**
+ * The checkpoint: every AI request passes through these stages, in this order.
+ *
+ *   authenticate → inspect → decide → transform → route → relay → record
+ *
+ * This file is the flow and nothing else; each stage lives in its own module.
+ * Any stage that fails stops the request before it reaches a backend (fail closed).
+ */
+import type { Endpoint } from '../backends/types.js';
+import type { Principal } from '../identity/index.js';
+import { AuthError } from '../identity/index.js';
+import { levelIndex, parseLevel, type Decision, type LevelName, type Policy, type Reason } from '../policy/index.js';
+import type { Router } from '../routing/index.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Logger } from '../ops/log.js';
+import { CheckpointError } from './errors.js';
+import type { Recorder } from './record.js';
+import type { Relay, RelayOutcome, Sink } from './relay.js';
+import type { Routes, ModelRoute } from './routes.js';
+
+export { CheckpointError } from './errors.js';
+export type { Sink } from './relay.js';
+
+/** A request as the server hands it over: the body is read only after authentication. */
+export interface CheckpointRequest {
+  requestId: string;
+  endpoint: Endpoint;
+  authorization: string | undefined;
+  /** `x-sekisho-level`: may raise the level, never lower it. */
+  requestedLevel: string | undefined;
+  readBody(): Promise<ParsedBody>;
+  signal: AbortSignal;
+}
+
+/** The OpenAI request after wire-format validation (server/openai.ts). */
+export interface ParsedBody {
+  model: string;
+  stream: boolean;
+  body: Record<string, unknown>;
+  /** The texts a person or tool wrote, for the inspector. */
+  texts(): string[];
+}
+
+export interface Inspection {
+  level: LevelName;
+  flags: string[];
+  reasons: Reason[];
+}
+
+/** The content inspector plugs in here (issue #3); without one, no flags are raised. */
+export type InspectFn = (texts: string[]) => { level: LevelName; flags: string[] };
+
+export interface CheckpointDeps {
+  auth: { authenticate(authorization: string | undefined): Principal };
+  policy: Policy;
+  routes: Routes;
+  router: Router;
+  relay: Relay;
+  recorder: Recorder;
+  metrics: Metrics;
+  log: Logger;
+  inspect?: InspectFn;
+  limits: { maxAttempts: number; maxResponseBytes: number };
+}
+
+export class Checkpoint {
+  constructor(private readonly d: CheckpointDeps) {}
+
+  async handle(req: CheckpointRequest, sink: Sink): Promise<void> {
+    const t0 = performance.now();
+    const seq = this.d.recorder.reserve();
+    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], decision: null, outcome: null, error: null };
+    try {
+      if (!this.d.recorder.healthy) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
+      const principal = (trace.principal = this.authenticate(req));
+      const parsed = await req.readBody();
+      trace.model = parsed.model;
+      const route = this.modelRoute(parsed.model);
+      const inspection = this.inspect(principal, req, parsed);
+      trace.level = inspection.level;
+      trace.flags = inspection.flags;
+      const decision = (trace.decision = this.decide(principal, inspection, route));
+      const outbound = this.transform(parsed, decision);
+      const order = this.route(decision, route);
+      trace.outcome = await this.d.relay.relay(
+        {
+          requestId: req.requestId,
+          endpoint: req.endpoint,
+          stream: parsed.stream,
+          body: outbound,
+          order,
+          upstreamModel: (id) => this.d.routes.upstreamModel(id, parsed.model),
+          headers: (id) => this.answerHeaders(req.requestId, decision.level, id, seq),
+          signal: req.signal,
+          maxAttempts: this.d.limits.maxAttempts,
+          maxResponseBytes: this.d.limits.maxResponseBytes,
+        },
+        sink,
+      );
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) this.d.log.error({ request_id: req.requestId, err: (e as Error)?.message }, 'checkpoint failure');
+      const err = toCheckpointError(e);
+      trace.error = err;
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sekisho-request-id': req.requestId, 'x-sekisho-audit-index': String(seq) };
+      if (trace.level) headers['x-sekisho-level'] = trace.level;
+      if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="sekisho"';
+      if (!req.signal.aborted) sink.send(err.status, headers, JSON.stringify(err.toJSON()));
+    } finally {
+      this.record(req, trace, performance.now() - t0);
+    }
+  }
+
+  /** authenticate: bearer credential → principal. */
+  private authenticate(req: CheckpointRequest): Principal {
+    try {
+      return this.d.auth.authenticate(req.authorization);
+    } catch (e) {
+      if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
+      throw e;
+    }
+  }
+
+  private modelRoute(model: string): ModelRoute {
+    const route = this.d.routes.get(model);
+    if (!route) {
+      throw new CheckpointError(
+        404,
+        'not_found_error',
+        'model_not_found',
+        `モデル ${model} はありません。GET /v1/models で利用できるモデルを確認してください`,
+        `The model ${model} does not exist. GET /v1/models lists the models you may use`,
+        {},
+        'model',
+      );
+    }
+    return route;
+  }
+
+  /** inspect: the level is the key's default, raised by the request header and by what the inspector finds. */
+  private inspect(principal: Principal, req: CheckpointRequest, parsed: ParsedBody): Inspection {
+    let level = principal.defaultLevel;
+    const reasons: Reason[] = [{ code: 'key_default_level', ja: `API キーの既定レベル ${level}`, en: `the API key's default level ${level}` }];
+    if (req.requestedLevel !== undefined) {
+      const asked = parseLevel(req.requestedLevel);
+      if (!asked) {
+        throw new CheckpointError(400, 'invalid_request_error', 'invalid_level_header', 'x-sekisho-level は L0〜L4 のいずれかで指定してください', 'x-sekisho-level must be one of L0 to L4', {}, 'x-sekisho-level');
+      }
+      if (levelIndex(asked) > levelIndex(level)) {
+        level = asked;
+        reasons.push({ code: 'header_raises_level', ja: `x-sekisho-level ヘッダーにより ${asked}`, en: `raised to ${asked} by the x-sekisho-level header` });
+      }
+    }
+    let flags: string[] = [];
+    if (this.d.inspect) {
+      const found = this.d.inspect(parsed.texts());
+      flags = found.flags;
+      if (levelIndex(found.level) > levelIndex(level)) {
+        level = found.level;
+        reasons.push({ code: 'content_raises_level', ja: `内容の検査により ${found.level}`, en: `raised to ${found.level} by content inspection` });
+      }
+    }
+    return { level, flags, reasons };
+  }
+
+  /** decide: policy over (principal, level, flags, candidates). A block ends the request here. */
+  private decide(principal: Principal, inspection: Inspection, route: ModelRoute): Decision {
+    const decision = this.d.policy.decide({
+      level: inspection.level,
+      levelReasons: inspection.reasons,
+      flags: inspection.flags,
+      principalMax: principal.maxLevel,
+      candidates: route.candidates.map((c) => c.id),
+    });
+    if (decision.action === 'block') {
+      throw new CheckpointError(403, 'permission_error', decision.reason.code, decision.reason.ja, decision.reason.en, {
+        level: decision.level,
+        level_reasons: decision.levelReasons,
+        excluded: decision.excluded,
+      });
+    }
+    return decision;
+  }
+
+  /** transform: masking and pseudonymization plug in here (issue #3); today the body goes as it came. */
+  private transform(parsed: ParsedBody, _decision: Decision): Record<string, unknown> {
+    return parsed.body;
+  }
+
+  /** route: order the compliant backends by health, latency and weight. */
+  private route(decision: Decision, route: ModelRoute): string[] {
+    const compliant = new Set(decision.compliant);
+    return this.d.router.order(
+      route.candidates.filter((c) => compliant.has(c.id)),
+      route.strategy,
+    );
+  }
+
+  private answerHeaders(requestId: string, level: LevelName, backend: string, seq: number): Record<string, string> {
+    return {
+      'x-sekisho-request-id': requestId,
+      'x-sekisho-level': level,
+      'x-sekisho-backend': backend,
+      'x-sekisho-audit-index': String(seq),
+    };
+  }
+
+  /** record: metadata only (never text), batched to the store; metrics and a log line. */
+  private record(req: CheckpointRequest, t: Trace, ms: number): void {
+    const backend = t.outcome?.backend ?? null;
+    const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : 'error') : 'allow';
+    const reason = t.error?.code ?? t.decision?.reason.code ?? 'allowed';
+    const status = t.error?.status ?? t.outcome?.status ?? 0;
+    this.d.recorder.add({
+      seq: t.seq,
+      request_id: req.requestId,
+      ts: new Date().toISOString(),
+      principal: t.principal?.id ?? 'anonymous',
+      endpoint: req.endpoint,
+      model: t.model,
+      level: t.level ?? '',
+      flags: t.flags.join(','),
+      decision,
+      reason,
+      backend,
+      status,
+      duration_ms: Math.round(ms * 1000) / 1000,
+      upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
+      attempts: t.outcome?.attempts ?? 0,
+    });
+    this.d.metrics.requests.inc({ endpoint: req.endpoint, level: t.level ?? 'none', backend: backend ?? 'none', decision });
+    this.d.metrics.requestDuration.observe({ endpoint: req.endpoint }, ms / 1000);
+    this.d.log.info(
+      {
+        request_id: req.requestId,
+        audit_index: t.seq,
+        principal: t.principal?.id,
+        model: t.model || undefined,
+        level: t.level,
+        flags: t.flags.length ? t.flags : undefined,
+        decision,
+        reason,
+        backend,
+        status,
+        attempts: t.outcome?.attempts,
+        stream_end: t.outcome?.streamEnd,
+        ms: Math.round(ms * 1000) / 1000,
+      },
+      'request',
+    );
+  }
+}
+
+interface Trace {
+  seq: number;
+  principal: Principal | null;
+  model: string;
+  level: LevelName | null;
+  flags: string[];
+  decision: Decision | null;
+  outcome: RelayOutcome | null;
+  error: CheckpointError | null;
+}
+
+function unavailable(code: string, ja: string, en: string): CheckpointError {
+  return new CheckpointError(503, 'server_error', code, ja, en);
+}
+
+function toCheckpointError(e: unknown): CheckpointError {
+  if (e instanceof CheckpointError) return e;
+  return new CheckpointError(500, 'server_error', 'internal_error', '内部エラーが発生しました (要求はバックエンドに送信されていません)', 'Internal error (the request was not sent to a backend)');
+}

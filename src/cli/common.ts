@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type LoadedConfig } from '../config/index.js';
+import { CliError } from './i18n.js';
+
+export const EXAMPLE_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sekisho.example.yaml');
+
+/**
+ * The configuration file: --config, else $SEKISHO_CONFIG, else ./sekisho.yaml — created
+ * from the example on first use so that `npm start` works on a fresh clone.
+ */
+export function resolveConfig(flag: string | undefined, notice: (s: string) => void): LoadedConfig {
+  let file = flag ?? process.env.SEKISHO_CONFIG;
+  if (!file) {
+    file = path.resolve('sekisho.yaml');
+    if (!fs.existsSync(file)) {
+      fs.copyFileSync(EXAMPLE_CONFIG, file, fs.constants.COPYFILE_EXCL);
+      notice(`設定ファイルがないため、例から ${file} を作成しました\nNo configuration found: created ${file} from the example`);
+    }
+  } else if (!fs.existsSync(file)) {
+    throw new CliError({ ja: `設定ファイル ${file} がありません`, en: `The configuration file ${file} does not exist` });
+  }
+  return loadConfig(file);
+}

@@ -1,0 +1,107 @@
+/**
+ * `sekisho` command line.
+ *   serve | try | apikey create|list|revoke | config schema|check | inspect | mock-upstream
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, jsonSchema } from '../config/index.js';
+import { resolveConfig } from './common.js';
+import { CliError, say } from './i18n.js';
+
+const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gateway
+
+使い方 / usage: sekisho <command> [options]
+  serve [--config FILE] [--host H] [--port P]        ゲートウェイを起動 / run the gateway
+  try [--config FILE] [--level L] [--model M] [--key K] [--send] [--json] "text"
+                                                      経過を表示 (既定では送信しない) / show the checkpoint trace (no call unless --send)
+  apikey create [--config FILE] --name NAME [--level L0] [--max-level L3]
+  apikey list [--json] | apikey revoke ID|NAME        API キーの管理 / manage API keys
+  config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
+  inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
+  mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
+
+設定ファイル / configuration: --config, $SEKISHO_CONFIG, or ./sekisho.yaml (created from sekisho.example.yaml)
+言語 / language: SEKISHO_LANG=ja|en|both`;
+
+const io = {
+  out: (s: string) => void process.stdout.write(s + '\n'),
+  err: (s: string) => void process.stderr.write(s + '\n'),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return (await import('./serve.js')).serve(rest, io);
+    case 'try':
+      return (await import('./try.js')).tryCmd(rest, io);
+    case 'apikey':
+      return (await import('./apikey.js')).apikey(rest, io);
+    case 'config': {
+      const [verb, ...more] = rest;
+      if (verb === 'schema') {
+        io.out(JSON.stringify(jsonSchema(), null, 2));
+        return 0;
+      }
+      if (verb === 'check') {
+        const { values } = parseArgs({ args: more, options: { config: { type: 'string', short: 'c' } }, strict: true });
+        const loaded = resolveConfig(values.config, io.err);
+        io.out(say({ ja: `${loaded.file}: 問題ありません`, en: `${loaded.file}: OK` }));
+        return 0;
+      }
+      throw new CliError({ ja: '使い方: sekisho config schema|check', en: 'Usage: sekisho config schema|check' });
+    }
+    case 'inspect': {
+      let mod: { runInspect?: (args: string[], io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) => Promise<number> };
+      try {
+        mod = await import('./inspect.js');
+      } catch {
+        throw new CliError({ ja: 'inspect コマンドはこのビルドに含まれていません', en: 'The inspect command is not part of this build' });
+      }
+      return mod.runInspect!(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'mock-upstream': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string', short: 'p' }, host: { type: 'string' }, name: { type: 'string' } }, strict: true });
+      const { startMockUpstream } = await import('../dev/mock-upstream.js');
+      const m = await startMockUpstream({ port: Number(values.port ?? 9001), host: values.host ?? '127.0.0.1', name: values.name ?? 'mock' });
+      io.err(`模擬モデルサーバ / mock model server: ${m.url}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await m.close();
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new CliError({ ja: `不明なコマンド: ${cmd} (sekisho --help を参照)`, en: `Unknown command: ${cmd} (see sekisho --help)` });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) {
+      io.err(e.report());
+      process.exitCode = 2;
+    } else if (e instanceof CliError) {
+      io.err(say(e.msg, 'both'));
+      process.exitCode = e.exitCode;
+    } else if ((e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`引数が正しくありません / invalid arguments: ${(e as Error).message}`);
+      process.exitCode = 2;
+    } else if ((e as { code?: string })?.code === 'EADDRINUSE') {
+      io.err(`ポートは使用中です / the port is already in use: ${(e as Error).message}`);
+      process.exitCode = 1;
+    } else {
+      io.err(`エラー / error: ${(e as Error)?.message ?? String(e)}`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,173 @@
+/**
+ * The decide stage: (principal limits, level, flags, candidate backends) → allow or block,
+ * the compliant backends in preference order, and a reason in Japanese and English.
+ * Pure and precomputed: compliance of every (level, backend) pair is computed once per
+ * configuration (and again when an ISMAP listing expires), so a decision is a lookup.
+ */
+import { LEVEL_NAMES, levelIndex, maxLevel, type LevelName } from './levels.js';
+import { exclusions, mergeLevelRules, DEFAULT_FLAG_RULES, type BackendFacts, type Exclusion, type FlagRule, type LevelRule } from './rules.js';
+
+export * from './levels.js';
+export * from './rules.js';
+
+export interface Reason {
+  code: string;
+  ja: string;
+  en: string;
+}
+
+export interface Decision {
+  action: 'allow' | 'block';
+  level: LevelName;
+  /** Why the level is what it is (base level, raised by header or flags). */
+  levelReasons: Reason[];
+  /** Compliant candidates in preference order (empty when blocked). */
+  compliant: string[];
+  excluded: { backend: string; reasons: Exclusion[] }[];
+  reason: Reason;
+}
+
+export interface DecideInput {
+  /** Level before flags: the key's default, possibly raised by the request. */
+  level: LevelName;
+  levelReasons?: Reason[];
+  flags?: readonly string[];
+  /** The highest level this principal may send. */
+  principalMax: LevelName;
+  /** Candidate backend ids in preference order (the model's route). */
+  candidates: readonly string[];
+}
+
+export interface PolicyOptions {
+  levels?: Partial<Record<LevelName, Partial<LevelRule>>>;
+  flags?: Record<string, FlagRule>;
+}
+
+export class Policy {
+  readonly rules: Record<LevelName, LevelRule>;
+  readonly flagRules: Record<string, FlagRule>;
+  private readonly backends: Map<string, BackendFacts>;
+  private table = new Map<string, Exclusion[]>(); // `${level}\0${backend}` → reasons
+  private validThrough = '';
+
+  constructor(backends: readonly BackendFacts[], opts: PolicyOptions = {}, private readonly clock: () => Date = () => new Date()) {
+    this.rules = mergeLevelRules(opts.levels ?? {});
+    this.flagRules = { ...DEFAULT_FLAG_RULES, ...(opts.flags ?? {}) };
+    this.backends = new Map(backends.map((b) => [b.id, b]));
+    this.rebuild();
+  }
+
+  private today(): string {
+    return this.clock().toISOString().slice(0, 10);
+  }
+
+  /** Compliance only changes with the date (ISMAP expiry), so the table is rebuilt at most daily. */
+  private rebuild(): void {
+    const today = this.today();
+    const table = new Map<string, Exclusion[]>();
+    for (const level of LEVEL_NAMES) {
+      for (const b of this.backends.values()) table.set(`${level}\0${b.id}`, exclusions(this.rules[level], b, level, today));
+    }
+    this.table = table;
+    this.validThrough = today;
+  }
+
+  /** Why `backendId` may not receive `level` data; empty when it may. */
+  check(level: LevelName, backendId: string): Exclusion[] {
+    if (this.today() !== this.validThrough) this.rebuild();
+    return (
+      this.table.get(`${level}\0${backendId}`) ?? [
+        { code: 'unknown_backend', ja: `バックエンド ${backendId} は設定されていません`, en: `backend ${backendId} is not configured` },
+      ]
+    );
+  }
+
+  /** The highest level each backend may receive (null: not even L0). */
+  ceiling(backendId: string): LevelName | null {
+    let best: LevelName | null = null;
+    for (const l of LEVEL_NAMES) if (this.check(l, backendId).length === 0) best = l;
+    return best;
+  }
+
+  decide(input: DecideInput): Decision {
+    const levelReasons: Reason[] = [...(input.levelReasons ?? [])];
+    let level = input.level;
+    // Flags raise the level (DESIGN.md): my_number → L3, personal → L1, secret → block.
+    let blockedBy: string | undefined;
+    for (const flag of input.flags ?? []) {
+      const rule = this.flagRules[flag];
+      if (rule === undefined) continue;
+      if (rule === 'block') {
+        blockedBy ??= flag;
+        continue;
+      }
+      if (levelIndex(rule) > levelIndex(level)) {
+        level = maxLevel(level, rule);
+        levelReasons.push({ code: 'flag_raises_level', ja: `検出フラグ ${flag} により ${rule} 以上`, en: `flag ${flag} requires at least ${rule}` });
+      }
+    }
+    const base = { level, levelReasons };
+    if (blockedBy !== undefined) {
+      return {
+        ...base,
+        action: 'block',
+        compliant: [],
+        excluded: [],
+        reason: {
+          code: 'flag_blocked',
+          ja: `検出フラグ ${blockedBy} を含む要求は送信できません (例: 認証情報を削除してください)`,
+          en: `requests with the flag ${blockedBy} may not be sent (for example, remove the credential)`,
+        },
+      };
+    }
+    if (levelIndex(level) > levelIndex(input.principalMax)) {
+      return {
+        ...base,
+        action: 'block',
+        compliant: [],
+        excluded: [],
+        reason: {
+          code: 'level_above_principal_max',
+          ja: `この要求は ${level} ですが、このキーで送信できるのは ${input.principalMax} までです`,
+          en: `this request is ${level}, but this key may send at most ${input.principalMax}`,
+        },
+      };
+    }
+    if (!this.rules[level].allow) {
+      return {
+        ...base,
+        action: 'block',
+        compliant: [],
+        excluded: [],
+        reason: { code: 'level_blocked', ja: `${level} の情報は AI に送信できません`, en: `${level} data may not be sent to AI backends` },
+      };
+    }
+    const compliant: string[] = [];
+    const excluded: Decision['excluded'] = [];
+    for (const id of input.candidates) {
+      const reasons = this.check(level, id);
+      if (reasons.length === 0) compliant.push(id);
+      else excluded.push({ backend: id, reasons });
+    }
+    if (compliant.length === 0) {
+      return {
+        ...base,
+        action: 'block',
+        compliant,
+        excluded,
+        reason: {
+          code: 'no_compliant_backend',
+          ja: `${level} の要求を処理できる、規程に適合したバックエンドがありません (他へは送信しません)`,
+          en: `no backend compliant with the rules for ${level} serves this model (the request is not sent anywhere else)`,
+        },
+      };
+    }
+    return {
+      ...base,
+      action: 'allow',
+      compliant,
+      excluded,
+      reason: { code: 'allowed', ja: `${level} として許可: 適合バックエンド ${compliant.join(', ')}`, en: `allowed as ${level}: compliant backends ${compliant.join(', ')}` },
+    };
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The OpenAI wire format at the edge: validate request bodies just enough to route and
+ * inspect them (everything else — tools, n, stop, response_format … — is passed through),
+ * and collect the texts a person or a tool wrote for the inspector.
+ */
+import type { Endpoint } from '../backends/types.js';
+import { badRequest } from '../checkpoint/errors.js';
+import type { ParsedBody } from '../checkpoint/index.js';
+
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+function wrongType(param: string, expected: { ja: string; en: string }, v: unknown) {
+  return badRequest(
+    'invalid_type',
+    `${param} は${expected.ja}で指定してください (指定値の型: ${typeName(v)})`,
+    `${param} must be ${expected.en} (got ${typeName(v)})`,
+    param,
+  );
+}
+
+function chatTexts(body: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const m of body.messages as Record<string, unknown>[]) {
+    const c = m.content;
+    if (typeof c === 'string') out.push(c);
+    else if (Array.isArray(c)) {
+      for (const part of c) {
+        if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') out.push((part as { text: string }).text);
+      }
+    }
+    if (Array.isArray(m.tool_calls)) {
+      for (const call of m.tool_calls) {
+        const args = (call as { function?: { arguments?: unknown } })?.function?.arguments;
+        if (typeof args === 'string') out.push(args);
+      }
+    }
+  }
+  return out;
+}
+
+function embeddingTexts(input: unknown): string[] {
+  if (typeof input === 'string') return [input];
+  if (Array.isArray(input)) return input.filter((x): x is string => typeof x === 'string');
+  return [];
+}
+
+export function parseOpenAIBody(endpoint: Endpoint, json: unknown): ParsedBody {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw badRequest('invalid_body', 'リクエスト本文は JSON オブジェクトである必要があります', 'The request body must be a JSON object');
+  }
+  const body = json as Record<string, unknown>;
+  const model = body.model;
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256) {
+    throw model === undefined
+      ? badRequest('missing_model', 'model を指定してください', 'model is required', 'model')
+      : wrongType('model', { ja: '1〜256 文字の文字列', en: 'a string of 1 to 256 characters' }, model);
+  }
+  let stream = false;
+  if (endpoint === 'chat.completions') {
+    const messages = body.messages;
+    if (!Array.isArray(messages) || messages.length === 0) {
+      throw messages === undefined
+        ? badRequest('missing_messages', 'messages を指定してください', 'messages is required', 'messages')
+        : wrongType('messages', { ja: '空でない配列', en: 'a non-empty array' }, messages);
+    }
+    messages.forEach((m, i) => {
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) throw wrongType(`messages[${i}]`, { ja: 'オブジェクト', en: 'an object' }, m);
+      const role = (m as Record<string, unknown>).role;
+      if (typeof role !== 'string') throw wrongType(`messages[${i}].role`, { ja: '文字列', en: 'a string' }, role);
+      const content = (m as Record<string, unknown>).content;
+      if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content)) {
+        throw wrongType(`messages[${i}].content`, { ja: '文字列または配列', en: 'a string or an array' }, content);
+      }
+    });
+    if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+      throw wrongType('stream', { ja: '真偽値', en: 'a boolean' }, body.stream);
+    }
+    stream = body.stream === true;
+    if (body.n !== undefined && body.n !== null && !(Number.isInteger(body.n) && (body.n as number) >= 1 && (body.n as number) <= 128)) {
+      throw wrongType('n', { ja: '1〜128 の整数', en: 'an integer from 1 to 128' }, body.n);
+    }
+  } else {
+    const input = body.input;
+    const ok =
+      typeof input === 'string' ||
+      (Array.isArray(input) && input.length > 0 && input.length <= 2048 && input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
+    if (!ok) {
+      throw input === undefined
+        ? badRequest('missing_input', 'input を指定してください', 'input is required', 'input')
+        : wrongType('input', { ja: '文字列または文字列の配列', en: 'a string or an array of strings' }, input);
+    }
+  }
+  return {
+    model,
+    stream,
+    body,
+    texts: () => (endpoint === 'chat.completions' ? chatTexts(body) : embeddingTexts(body.input)),
+  };
+}

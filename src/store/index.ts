@@ -1,0 +1,57 @@
+/**
+ * Persistence. This is the only module that knows SQL engines exist; the rest of Sekisho
+ * talks to the `Store` interface. One node: an embedded SQLite file.
+ */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  /** First characters of the key, safe to show (`sk-sekisho-AbCd…`). */
+  prefix: string;
+  /** SHA-256 of the whole key. The key itself is never stored. */
+  hash: Buffer;
+  default_level: string;
+  max_level: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+/** One decision of the checkpoint: metadata only, never prompt or answer text. */
+export interface DecisionRecord {
+  seq: number;
+  request_id: string;
+  ts: string;
+  principal: string;
+  endpoint: string;
+  model: string;
+  level: string;
+  flags: string;
+  decision: string;
+  reason: string;
+  backend: string | null;
+  status: number;
+  duration_ms: number;
+  upstream_ms: number | null;
+  attempts: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite';
+  apiKeys: {
+    insert(row: ApiKeyRow): void;
+    findByHash(hash: Buffer): ApiKeyRow | undefined;
+    list(): ApiKeyRow[];
+    /** Revokes by id or name; returns the number of keys revoked. */
+    revoke(idOrName: string, at: string): number;
+    count(): number;
+  };
+  records: {
+    /** The next free sequence number (one past the highest stored). */
+    nextSeq(): number;
+    append(rows: readonly DecisionRecord[]): void;
+    byRequestId(id: string): DecisionRecord | undefined;
+    count(): number;
+  };
+  close(): void;
+}
+
+export { openSqliteStore } from './sqlite.js';
