@@ -83,6 +83,8 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig, env: NodeJS.Proces
       abort() {
         if (aborted) return;
         aborted = true;
+        // undici reports an early destroy as an 'error' event; nobody waits for it here.
+        body.on('error', () => {});
         body.destroy();
       },
     };

@@ -44,6 +44,8 @@ export interface MockUpstream {
   name: string;
   seen: SeenRequest[];
   setFault(f: MockFault): void;
+  /** The fault for the next request only. */
+  failNext(f: MockFault): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
   const reply = opts.reply ?? 'こんにちは、関所です。Hello from the mock model.';
   const chunkChars = opts.chunkChars ?? 4;
   let fault: MockFault = opts.fault ?? 'none';
+  let once: MockFault | undefined;
   const seen: SeenRequest[] = [];
 
   const server = http.createServer((req, res) => {
@@ -66,7 +69,8 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
       }
       seen.push({ path: req.url ?? '', headers: req.headers, body });
       if (seen.length > 10_000) seen.splice(0, seen.length - 10_000);
-      const f = ((req.headers['x-mock-fault'] as string | undefined) ?? fault) as MockFault;
+      const f = ((req.headers['x-mock-fault'] as string | undefined) ?? once ?? fault) as MockFault;
+      once = undefined;
       handle(req, res, body, f);
     });
   });
@@ -108,7 +112,11 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
         JSON.stringify({
           object: 'list',
           model,
-          data: inputs.map((_: unknown, index: number) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })),
+          data: inputs.map((_: unknown, index: number) => ({
+            object: 'embedding',
+            index,
+            embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array([0.1, 0.2, 0.3]).buffer).toString('base64') : [0.1, 0.2, 0.3],
+          })),
           usage: { prompt_tokens: inputs.length, total_tokens: inputs.length },
         }),
       );
@@ -196,6 +204,9 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
         seen,
         setFault(f) {
           fault = f;
+        },
+        failNext(f) {
+          once = f;
         },
         close: () =>
           new Promise<void>((r) => {

@@ -41,7 +41,7 @@ function sendError(res: http.ServerResponse, err: CheckpointError, headers: Reco
 }
 
 /** Read the body with a size limit and a time limit; errors are CheckpointErrors (413, 408, 400). */
-function readJson(req: http.IncomingMessage, maxBytes: number, timeoutMs: number): Promise<unknown> {
+function readJson(req: http.IncomingMessage, res: http.ServerResponse, maxBytes: number, timeoutMs: number): Promise<unknown> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     req.resume();
@@ -59,14 +59,15 @@ function readJson(req: http.IncomingMessage, maxBytes: number, timeoutMs: number
     let n = 0;
     const timer = setTimeout(() => {
       cleanup();
+      // The rest of the body will never be read: answer, then close the connection.
+      res.setHeader('connection', 'close');
       reject(new CheckpointError(408, 'invalid_request_error', 'body_timeout', 'リクエスト本文の受信が時間切れになりました', 'Timed out while receiving the request body'));
-      req.destroy();
     }, timeoutMs);
     const onData = (c: Buffer) => {
       n += c.length;
       if (n > maxBytes) {
         cleanup();
-        req.resume();
+        res.setHeader('connection', 'close');
         reject(tooLarge(maxBytes));
         return;
       }
@@ -183,7 +184,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
           endpoint,
           authorization: req.headers.authorization,
           requestedLevel: Array.isArray(level) ? level.join(',') : level,
-          readBody: async () => parseOpenAIBody(endpoint, await readJson(req, deps.limits.maxBodyBytes, deps.limits.bodyTimeoutMs)),
+          readBody: async () => parseOpenAIBody(endpoint, await readJson(req, res, deps.limits.maxBodyBytes, deps.limits.bodyTimeoutMs)),
           signal: ac.signal,
         },
         responseSink(res, deps.limits.writeStallMs),
