@@ -21,6 +21,8 @@ export interface UpstreamResponse {
   headers: Record<string, string>;
   /** Raw bytes: JSON for non-streaming calls, `text/event-stream` bytes for streaming ones. */
   body: AsyncIterable<Uint8Array>;
+  /** The whole body at once (optional fast path); rejects with UpstreamError past `limit` bytes. */
+  bytes?(limit: number): Promise<Buffer>;
   /** Release the response early (client went away, garbage detected). Idempotent. */
   abort(): void;
 }

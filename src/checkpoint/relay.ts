@@ -52,6 +52,7 @@ interface AttemptFailure {
 const RETRY_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 
 async function readAll(res: UpstreamResponse, limit: number): Promise<Buffer> {
+  if (res.bytes) return res.bytes(limit);
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of res.body) {
@@ -231,6 +232,10 @@ export class Relay {
           this.metrics.upstreamFailures.inc({ backend: id, kind });
           streamEnd = 'upstream_error';
           await abortStream('upstream_interrupted', 'The backend stopped in the middle of the answer', 'バックエンドが応答の途中で停止しました');
+          break;
+        }
+        if (next.done && input.signal.aborted) {
+          streamEnd = 'client_gone';
           break;
         }
         if (next.done) {

@@ -70,6 +70,7 @@ export class Policy {
     }
     this.table = table;
     this.validThrough = today;
+    this.cache = new Map();
   }
 
   /** Why `backendId` may not receive `level` data; empty when it may. */
@@ -89,12 +90,30 @@ export class Policy {
     return best;
   }
 
+  private cache = new Map<string, Decision>();
+
+  /**
+   * Decisions depend only on (level, flags, principal maximum, candidates) and the date, so
+   * they are cached; the input's level reasons are attached per call.
+   */
   decide(input: DecideInput): Decision {
-    const levelReasons: Reason[] = [...(input.levelReasons ?? [])];
-    let level = input.level;
+    if (this.today() !== this.validThrough) this.rebuild();
+    const key = `${input.level}|${(input.flags ?? []).join(',')}|${input.principalMax}|${input.candidates.join(',')}`;
+    let d = this.cache.get(key);
+    if (!d) {
+      d = this.decideUncached(input.level, input.flags ?? [], input.principalMax, input.candidates);
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(key, d);
+    }
+    return input.levelReasons?.length ? { ...d, levelReasons: [...input.levelReasons, ...d.levelReasons] } : d;
+  }
+
+  private decideUncached(startLevel: LevelName, flags: readonly string[], principalMax: LevelName, candidates: readonly string[]): Decision {
+    const levelReasons: Reason[] = [];
+    let level = startLevel;
     // Flags raise the level (DESIGN.md): my_number → L3, personal → L1, secret → block.
     let blockedBy: string | undefined;
-    for (const flag of input.flags ?? []) {
+    for (const flag of flags) {
       const rule = this.flagRules[flag];
       if (rule === undefined) continue;
       if (rule === 'block') {
@@ -120,7 +139,7 @@ export class Policy {
         },
       };
     }
-    if (levelIndex(level) > levelIndex(input.principalMax)) {
+    if (levelIndex(level) > levelIndex(principalMax)) {
       return {
         ...base,
         action: 'block',
@@ -128,8 +147,8 @@ export class Policy {
         excluded: [],
         reason: {
           code: 'level_above_principal_max',
-          ja: `この要求は ${level} ですが、このキーで送信できるのは ${input.principalMax} までです`,
-          en: `this request is ${level}, but this key may send at most ${input.principalMax}`,
+          ja: `この要求は ${level} ですが、このキーで送信できるのは ${principalMax} までです`,
+          en: `this request is ${level}, but this key may send at most ${principalMax}`,
         },
       };
     }
@@ -144,7 +163,7 @@ export class Policy {
     }
     const compliant: string[] = [];
     const excluded: Decision['excluded'] = [];
-    for (const id of input.candidates) {
+    for (const id of candidates) {
       const reasons = this.check(level, id);
       if (reasons.length === 0) compliant.push(id);
       else excluded.push({ backend: id, reasons });

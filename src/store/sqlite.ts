@@ -61,14 +61,21 @@ export function openSqliteStore(file: string): Store {
   const revokeKey = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL');
   const countKeys = db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL');
   const maxSeq = db.prepare('SELECT max(seq) AS m FROM decisions');
-  const insDecision = db.prepare(
-    `INSERT INTO decisions (seq, request_id, ts, principal, endpoint, model, level, flags, decision, reason, backend, status, duration_ms, upstream_ms, attempts)
-     VALUES (@seq, @request_id, @ts, @principal, @endpoint, @model, @level, @flags, @decision, @reason, @backend, @status, @duration_ms, @upstream_ms, @attempts)`,
-  );
+  // Records are appended in batches: one multi-row INSERT per 32 rows is several times
+  // cheaper than 32 single-row statements.
+  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts'] as const;
+  const insertSql = (rows: number) =>
+    `INSERT INTO decisions (${COLS.join(', ')}) VALUES ${Array.from({ length: rows }, () => `(${COLS.map(() => '?').join(', ')})`).join(', ')}`;
+  const GROUP = 32;
+  const insOne = db.prepare(insertSql(1));
+  const insGroup = db.prepare(insertSql(GROUP));
+  const values = (r: DecisionRecord) => COLS.map((c) => r[c]);
   const decisionByReq = db.prepare('SELECT * FROM decisions WHERE request_id = ? ORDER BY seq DESC LIMIT 1');
   const countDecisions = db.prepare('SELECT count(*) AS n FROM decisions');
   const appendMany = db.transaction((rows: readonly DecisionRecord[]) => {
-    for (const r of rows) insDecision.run(r);
+    let i = 0;
+    for (; i + GROUP <= rows.length; i += GROUP) insGroup.run(rows.slice(i, i + GROUP).flatMap(values));
+    for (; i < rows.length; i++) insOne.run(values(rows[i]!));
   });
 
   return {
