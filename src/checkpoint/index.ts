@@ -17,6 +17,7 @@ import { CheckpointError } from './errors.js';
 import type { Recorder } from './record.js';
 import type { Relay, RelayOutcome, Sink } from './relay.js';
 import type { Routes, ModelRoute } from './routes.js';
+import type { ContentStage, RequestContent } from './content.js';
 
 export { CheckpointError } from './errors.js';
 export type { Sink } from './relay.js';
@@ -39,16 +40,16 @@ export interface ParsedBody {
   body: Record<string, unknown>;
   /** The texts a person or tool wrote, for the inspector. */
   texts(): string[];
+  /** A copy of the body with each of those texts passed through `fn` (the transform stage). */
+  mapTexts(fn: (text: string) => string): Record<string, unknown>;
 }
 
 export interface Inspection {
   level: LevelName;
   flags: string[];
   reasons: Reason[];
+  content: RequestContent | undefined;
 }
-
-/** The content inspector plugs in here (issue #3); without one, no flags are raised. */
-export type InspectFn = (texts: string[]) => { level: LevelName; flags: string[] };
 
 export interface CheckpointDeps {
   auth: { authenticate(authorization: string | undefined): Principal };
@@ -59,7 +60,8 @@ export interface CheckpointDeps {
   recorder: Recorder;
   metrics: Metrics;
   log: Logger;
-  inspect?: InspectFn;
+  /** Content inspection; absent when `inspect.enabled` is false. */
+  content?: ContentStage | undefined;
   limits: { maxAttempts: number; maxResponseBytes: number };
 }
 
@@ -69,7 +71,7 @@ export class Checkpoint {
   async handle(req: CheckpointRequest, sink: Sink): Promise<void> {
     const t0 = performance.now();
     const seq = this.d.recorder.reserve();
-    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], decision: null, outcome: null, error: null };
+    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null };
     try {
       if (!this.d.recorder.healthy) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
       const principal = (trace.principal = this.authenticate(req));
@@ -79,9 +81,11 @@ export class Checkpoint {
       const inspection = this.inspect(principal, req, parsed);
       trace.level = inspection.level;
       trace.flags = inspection.flags;
+      trace.findings = inspection.content?.counts ?? {};
       const decision = (trace.decision = this.decide(principal, inspection, route));
-      const outbound = this.transform(parsed, decision);
+      const outbound = this.transform(parsed, inspection);
       const order = this.route(decision, route);
+      const answer = inspection.content && this.d.content?.answer(inspection.content.tokens);
       trace.outcome = await this.d.relay.relay(
         {
           requestId: req.requestId,
@@ -94,9 +98,11 @@ export class Checkpoint {
           signal: req.signal,
           maxAttempts: this.d.limits.maxAttempts,
           maxResponseBytes: this.d.limits.maxResponseBytes,
+          answer,
         },
         sink,
       );
+      if (answer) for (const [type, n] of Object.entries(answer.found)) trace.findings[`answer:${type}`] = n;
     } catch (e) {
       if (!(e instanceof CheckpointError)) this.d.log.error({ request_id: req.requestId, err: (e as Error)?.message }, 'checkpoint failure');
       const err = toCheckpointError(e);
@@ -136,7 +142,10 @@ export class Checkpoint {
     return route;
   }
 
-  /** inspect: the level is the key's default, raised by the request header and by what the inspector finds. */
+  /**
+   * inspect: the level is the key's default, raised (never lowered) by the x-sekisho-level
+   * header and by what the inspector finds in the text as it will be sent.
+   */
   private inspect(principal: Principal, req: CheckpointRequest, parsed: ParsedBody): Inspection {
     let level = principal.defaultLevel;
     const reasons: Reason[] = [{ code: 'key_default_level', ja: `API キーの既定レベル ${level}`, en: `the API key's default level ${level}` }];
@@ -150,16 +159,23 @@ export class Checkpoint {
         reasons.push({ code: 'header_raises_level', ja: `x-sekisho-level ヘッダーにより ${asked}`, en: `raised to ${asked} by the x-sekisho-level header` });
       }
     }
-    let flags: string[] = [];
-    if (this.d.inspect) {
-      const found = this.d.inspect(parsed.texts());
-      flags = found.flags;
-      if (levelIndex(found.level) > levelIndex(level)) {
-        level = found.level;
-        reasons.push({ code: 'content_raises_level', ja: `内容の検査により ${found.level}`, en: `raised to ${found.level} by content inspection` });
-      }
+    const content = this.d.content?.inspectRequest(parsed.texts());
+    if (content && content.blocked.length > 0) {
+      throw new CheckpointError(
+        403,
+        'permission_error',
+        'content_blocked',
+        `送信が禁止された情報 (${content.blocked.join(', ')}) が含まれています。該当箇所を削除してから送信してください`,
+        `The request contains information that may not be sent (${content.blocked.join(', ')}). Remove it and send again`,
+        { types: content.blocked, findings: content.counts },
+      );
     }
-    return { level, flags, reasons };
+    if (content && levelIndex(content.level) > levelIndex(level)) {
+      level = content.level;
+      const types = Object.keys(content.counts).join(', ');
+      reasons.push({ code: 'content_raises_level', ja: `内容の検査 (${types}) により ${content.level}`, en: `raised to ${content.level} by content inspection (${types})` });
+    }
+    return { level, flags: content?.flags ?? [], reasons, content };
   }
 
   /** decide: policy over (principal, level, flags, candidates). A block ends the request here. */
@@ -181,9 +197,10 @@ export class Checkpoint {
     return decision;
   }
 
-  /** transform: masking and pseudonymization plug in here (issue #3); today the body goes as it came. */
-  private transform(parsed: ParsedBody, _decision: Decision): Record<string, unknown> {
-    return parsed.body;
+  /** transform: mask and pseudonymize what the tenant chose to keep inside (placeholders such as 〔氏名1〕). */
+  private transform(parsed: ParsedBody, inspection: Inspection): Record<string, unknown> {
+    const rewrite = inspection.content?.rewrite;
+    return rewrite ? parsed.mapTexts(rewrite) : parsed.body;
   }
 
   /** route: order the compliant backends by health, latency and weight. */
@@ -219,6 +236,9 @@ export class Checkpoint {
       model: t.model,
       level: t.level ?? '',
       flags: t.flags.join(','),
+      findings: Object.entries(t.findings)
+        .map(([k, n]) => `${k}:${n}`)
+        .join(','),
       decision,
       reason,
       backend,
@@ -237,6 +257,7 @@ export class Checkpoint {
         model: t.model || undefined,
         level: t.level,
         flags: t.flags.length ? t.flags : undefined,
+        findings: Object.keys(t.findings).length ? t.findings : undefined,
         decision,
         reason,
         backend,
@@ -256,6 +277,8 @@ interface Trace {
   model: string;
   level: LevelName | null;
   flags: string[];
+  /** Finding types and counts (metadata only). */
+  findings: Record<string, number>;
   decision: Decision | null;
   outcome: RelayOutcome | null;
   error: CheckpointError | null;

@@ -8,7 +8,8 @@ import { UpstreamError } from '../backends/types.js';
 import type { Router } from '../routing/index.js';
 import type { Metrics } from '../ops/metrics.js';
 import { CheckpointError } from './errors.js';
-import { SseFramer, parseEvent, errorEvent } from './sse.js';
+import { SseFramer, parseEvent, errorEvent, type ParsedEvent } from './sse.js';
+import { AnswerBlocked, type AnswerGuard } from './content.js';
 
 /** Where the answer goes: the server implements it over an HTTP response. */
 export interface Sink {
@@ -32,6 +33,8 @@ export interface RelayInput {
   signal: AbortSignal;
   maxAttempts: number;
   maxResponseBytes: number;
+  /** Inspects the answer and restores pseudonyms; absent when there is nothing to do. */
+  answer?: AnswerGuard | undefined;
 }
 
 export interface RelayOutcome {
@@ -40,7 +43,7 @@ export interface RelayOutcome {
   attempts: number;
   upstreamMs: number | null;
   /** How a started stream ended. */
-  streamEnd?: 'done' | 'eof' | 'upstream_error' | 'garbage' | 'client_gone';
+  streamEnd?: 'done' | 'eof' | 'upstream_error' | 'garbage' | 'client_gone' | 'answer_blocked';
 }
 
 interface AttemptFailure {
@@ -66,13 +69,79 @@ async function readAll(res: UpstreamResponse, limit: number): Promise<Buffer> {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
 }
 
-function isJsonObject(buf: Buffer): boolean {
+function parseJsonObject(buf: Buffer): Record<string, unknown> | undefined {
   try {
     const v = JSON.parse(buf.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+type Choice = { index?: number; finish_reason?: string | null; message?: Record<string, unknown>; delta?: Record<string, unknown> };
+
+/** A whole chat completion: inspect and restore each choice's text and tool arguments. */
+function guardAnswer(json: Record<string, unknown>, guard: AnswerGuard): Record<string, unknown> {
+  const choices = json.choices;
+  if (!Array.isArray(choices)) return json;
+  for (const c of choices as Choice[]) {
+    const m = c?.message;
+    if (!m) continue;
+    if (typeof m.content === 'string') m.content = guard.text(m.content);
+    if (Array.isArray(m.tool_calls)) {
+      for (const t of m.tool_calls as { function?: { arguments?: unknown } }[]) {
+        if (typeof t?.function?.arguments === 'string') t.function.arguments = guard.text(t.function.arguments);
+      }
+    }
+  }
+  return json;
+}
+
+/** One streamed chunk: pass each choice's delta text through the guard (in place). */
+function guardChunk(data: Record<string, unknown>, guard: AnswerGuard): void {
+  const choices = data.choices;
+  if (!Array.isArray(choices)) return;
+  for (const c of choices as Choice[]) {
+    const index = typeof c?.index === 'number' ? c.index : 0;
+    const d = c?.delta;
+    if (d && typeof d.content === 'string') d.content = guard.push(index, d.content);
+    if (c?.finish_reason) {
+      const rest = guard.flush(index);
+      if (rest && d) d.content = (typeof d.content === 'string' ? d.content : '') + rest;
+      else if (rest) c.delta = { content: rest };
+    }
+  }
+}
+
+function rewriteEvent(parsed: ParsedEvent, guard: AnswerGuard): string {
+  let out = '';
+  for (const data of parsed.data) {
+    guardChunk(data, guard);
+    out += `data: ${JSON.stringify(data)}\n\n`;
+  }
+  if (parsed.done) out += flushEvents(guard) + 'data: [DONE]\n\n';
+  return out;
+}
+
+/** Text still held back when the stream ends without a finish_reason. */
+function flushEvents(guard: AnswerGuard): string {
+  let out = '';
+  for (const index of guard.open()) {
+    const rest = guard.flush(index);
+    if (rest) out += `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index, delta: { content: rest }, finish_reason: null }] })}\n\n`;
+  }
+  return out;
+}
+
+function answerBlocked(e: AnswerBlocked): CheckpointError {
+  return new CheckpointError(
+    403,
+    'permission_error',
+    'answer_blocked',
+    `回答に送信が禁止された情報 (${e.types.join(', ')}) が含まれていたため、回答を差し止めました`,
+    `The answer contained information that may not be passed on (${e.types.join(', ')}), so it was withheld`,
+    { types: e.types },
+  );
 }
 
 /** Read what follows `[DONE]` (normally nothing) so the connection can be reused; give up after 64 KiB. */
@@ -148,11 +217,20 @@ export class Relay {
           this.fail(id, e instanceof UpstreamError ? e.kind : 'protocol', failures);
           continue;
         }
-        if (!isJsonObject(buf)) {
+        const json = parseJsonObject(buf);
+        if (!json) {
           this.fail(id, 'garbage', failures, res.status);
           continue;
         }
         this.router.success(id, upstreamMs);
+        if (ok && input.answer) {
+          try {
+            buf = Buffer.from(JSON.stringify(guardAnswer(json, input.answer)));
+          } catch (e) {
+            if (e instanceof AnswerBlocked) throw answerBlocked(e);
+            throw e;
+          }
+        }
         sink.send(res.status, { 'content-type': 'application/json', ...input.headers(id) }, buf);
         return { backend: id, status: res.status, attempts, upstreamMs };
       }
@@ -211,6 +289,15 @@ export class Relay {
     const abortStream = async (code: string, en: string, ja: string): Promise<void> => {
       res.abort();
       if (!started) return;
+      // What the model said before the fault, held back for inspection, is still passed on.
+      if (input.answer && code !== 'answer_blocked') {
+        try {
+          const rest = flushEvents(input.answer);
+          if (rest) await sink.write(rest);
+        } catch {
+          // a blocked type in the held text: drop it
+        }
+      }
       await sink.write(errorEvent({ message: en, type: 'server_error', code, sekisho: { code, message: { ja, en } } }));
     };
     try {
@@ -250,6 +337,9 @@ export class Relay {
           } else if (!started) {
             this.fail(id, 'empty', failures);
             return undefined;
+          } else if (input.answer) {
+            const rest = flushEvents(input.answer);
+            if (rest) await sink.write(rest);
           }
           break;
         }
@@ -269,18 +359,38 @@ export class Relay {
         }
         let bad = false;
         let done = false;
-        const good: Buffer[] = [];
+        let blocked: AnswerBlocked | undefined;
+        const good: (Buffer | string)[] = [];
         for (const ev of events) {
           const parsed = parseEvent(ev);
           if (!parsed) {
             bad = true;
             break;
           }
-          good.push(ev);
+          if (input.answer) {
+            try {
+              good.push(rewriteEvent(parsed, input.answer));
+            } catch (e) {
+              if (!(e instanceof AnswerBlocked)) throw e;
+              blocked = e;
+              break;
+            }
+          } else good.push(ev);
           if (parsed.done) {
             done = true;
             break;
           }
+        }
+        if (blocked) {
+          if (!started) {
+            res.abort();
+            this.router.success(id, upstreamMs);
+            throw answerBlocked(blocked);
+          }
+          streamEnd = 'answer_blocked';
+          const err = answerBlocked(blocked);
+          await abortStream(err.code, err.en, err.ja);
+          break;
         }
         if (bad && !started && good.length === 0) {
           res.abort();
@@ -289,7 +399,7 @@ export class Relay {
         }
         if (good.length > 0) {
           startOnce();
-          await sink.write(good.length === 1 ? good[0]! : Buffer.concat(good));
+          await sink.write(good.length === 1 ? good[0]! : input.answer ? (good as string[]).join('') : Buffer.concat(good as Buffer[]));
         }
         if (bad) {
           streamEnd = 'garbage';

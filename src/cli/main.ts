@@ -99,6 +99,9 @@ main(process.argv.slice(2)).then(
     } else if ((e as { code?: string })?.code === 'EADDRINUSE') {
       io.err(`ポートは使用中です / the port is already in use: ${(e as Error).message}`);
       process.exitCode = 1;
+    } else if (typeof (e as { ja?: unknown })?.ja === 'string' && typeof (e as { en?: unknown })?.en === 'string') {
+      io.err(`${(e as { ja: string }).ja}\n${(e as { en: string }).en}`);
+      process.exitCode = 2;
     } else {
       io.err(`エラー / error: ${(e as Error)?.message ?? String(e)}`);
       process.exitCode = 1;

@@ -11,6 +11,8 @@ import { Authenticator, AuthError, type Principal } from '../identity/index.js';
 import { openSqliteStore } from '../store/index.js';
 import { buildCore } from '../server/gateway.js';
 import { createLogger } from '../ops/log.js';
+import { parseOpenAIBody } from '../server/openai.js';
+import { contentStageFor } from '../checkpoint/content.js';
 import { resolveConfig } from './common.js';
 import { CliError, cliLang, label, type Lang } from './i18n.js';
 
@@ -23,6 +25,10 @@ interface Trace {
   reason: Decision['reason'];
   backends: { id: string; country: string; region?: string; operator: string; jurisdictions: string[]; compliant: boolean; ceiling: LevelName | null; reasons: { code: string; ja: string; en: string }[] }[];
   route: string[];
+  findings: { type: string; start: number; end: number; score: number }[];
+  flags: string[];
+  /** The text as it would be sent after masking / pseudonymization. */
+  outbound: string;
   sent?: { status: number; backend?: string; audit_index?: string; answer?: string; error?: unknown };
 }
 
@@ -74,7 +80,21 @@ export async function tryCmd(argv: string[], io: { out: (s: string) => void; err
     level = asked;
     levelReasons.push({ code: 'header_raises_level', ja: `--level により ${asked}`, en: `raised to ${asked} by --level` });
   }
-  const decision = policy.decide({ level, levelReasons, flags: [], principalMax: principal.maxLevel, candidates: route.candidates.map((c) => c.id) });
+  // inspect + transform: what the inspector finds, and the text as it would be sent.
+  const content = contentStageFor(config, policy)?.inspectRequest([text]);
+  if (content && levelIndex(content.level) > levelIndex(level)) {
+    level = content.level;
+    levelReasons.push({ code: 'content_raises_level', ja: `内容の検査により ${content.level}`, en: `raised to ${content.level} by content inspection` });
+  }
+  const decision =
+    content && content.blocked.length > 0
+      ? {
+          ...policy.decide({ level, levelReasons, flags: content.flags, principalMax: principal.maxLevel, candidates: [] }),
+          action: 'block' as const,
+          compliant: [],
+          reason: { code: 'content_blocked', ja: `送信が禁止された情報 (${content.blocked.join(', ')}) が含まれています`, en: `contains information that may not be sent (${content.blocked.join(', ')})` },
+        }
+      : policy.decide({ level, levelReasons, flags: content?.flags ?? [], principalMax: principal.maxLevel, candidates: route.candidates.map((c) => c.id) });
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const compliant = new Set(decision.compliant);
   const order = decision.action === 'allow' ? router.order(route.candidates.filter((c) => compliant.has(c.id)), route.strategy) : [];
@@ -100,12 +120,20 @@ export async function tryCmd(argv: string[], io: { out: (s: string) => void; err
       };
     }),
     route: order,
+    findings: contentFindings(config, policy, text),
+    flags: content?.flags ?? [],
+    outbound: content?.rewrite ? content.rewrite(text) : text,
   };
 
   if (values.send && decision.action === 'allow') trace.sent = await send(loaded, principal, level, model, text);
   if (values.json) io.out(JSON.stringify(trace, null, 2));
   else io.out(render(trace, text, cliLang()));
   return decision.action === 'allow' && (!trace.sent || trace.sent.status < 400) ? 0 : 1;
+}
+
+function contentFindings(config: Parameters<typeof contentStageFor>[0], policy: Policy, text: string): Trace['findings'] {
+  const stage = contentStageFor(config, policy);
+  return stage ? stage.findings(text) : [];
 }
 
 async function send(loaded: ReturnType<typeof resolveConfig>, principal: Principal, level: LevelName, model: string, text: string): Promise<Trace['sent']> {
@@ -119,10 +147,7 @@ async function send(loaded: ReturnType<typeof resolveConfig>, principal: Princip
         authorization: undefined,
         requestedLevel: level,
         signal: new AbortController().signal,
-        readBody: async () => {
-          const body = { model, messages: [{ role: 'user', content: text }] };
-          return { model, stream: false, body, texts: () => [text] };
-        },
+        readBody: async () => parseOpenAIBody('chat.completions', { model, messages: [{ role: 'user', content: text }] }),
       },
       {
         send(status, headers, body) {
@@ -159,6 +184,8 @@ function render(t: Trace, text: string, lang: Lang): string {
   lines.push(`1 ${label({ ja: '認証', en: 'authenticate' }, lang)}: ${t.principal.name} (${t.principal.default_level}, max ${t.principal.max_level})`);
   const lv = LEVEL_LABELS[t.level];
   lines.push(`2 ${label({ ja: '検査', en: 'inspect' }, lang)}: ${b(t.level)} ${label(lv, lang)} — ${t.level_reasons.map(msg).join('; ')}`);
+  for (const f of t.findings) lines.push(`    • ${f.type.padEnd(20)} ${JSON.stringify(text.slice(f.start, f.end))} [${f.start}, ${f.end}) score ${f.score.toFixed(2)}`);
+  if (t.flags.length) lines.push(`    flags: ${t.flags.join(', ')}`);
   const verdict = t.decision === 'allow' ? g(label({ ja: '許可', en: 'ALLOW' }, lang)) : r(label({ ja: '拒否', en: 'BLOCK' }, lang));
   lines.push(`3 ${label({ ja: '判定', en: 'decide' }, lang)}: ${verdict} [${t.reason.code}] ${msg(t.reason)}`);
   for (const be of t.backends) {
@@ -167,7 +194,9 @@ function render(t: Trace, text: string, lang: Lang): string {
     lines.push(head);
     for (const why of be.reasons) lines.push(`        - [${why.code}] ${msg(why)}`);
   }
-  lines.push(`4 ${label({ ja: '変換', en: 'transform' }, lang)}: ${label({ ja: 'なし', en: 'none' }, lang)}`);
+  lines.push(
+    `4 ${label({ ja: '変換', en: 'transform' }, lang)}: ${t.outbound === text ? label({ ja: 'なし', en: 'none' }, lang) : JSON.stringify(t.outbound.length > 120 ? t.outbound.slice(0, 117) + '...' : t.outbound)}`,
+  );
   lines.push(`5 ${label({ ja: '経路', en: 'route' }, lang)}: ${t.route.length ? t.route.join(' → ') : '-'}`);
   if (!t.sent) {
     lines.push(`6 ${label({ ja: '中継', en: 'relay' }, lang)}: ${label({ ja: '送信していません (--send で送信)', en: 'not sent (use --send)' }, lang)}`);

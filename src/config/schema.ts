@@ -123,6 +123,36 @@ export const ModelRoute = z
   })
   .strict();
 
+const FindingTypeName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'a finding type in capitals, such as PERSON_NAME');
+
+export const Inspect = z
+  .object({
+    enabled: z.boolean().default(true).describe('inspect request and answer texts for personal data and secrets'),
+    min_score: z.number().min(0).max(1).default(0.5),
+    actions: z
+      .record(FindingTypeName, z.enum(['allow', 'mask', 'pseudonymize', 'block']))
+      .default({})
+      .describe('per finding type: allow (raises the level), mask, pseudonymize (restored in the answer) or block'),
+    answer_actions: z
+      .record(FindingTypeName, z.enum(['allow', 'mask', 'block']))
+      .default({ JP_MY_NUMBER: 'mask', CREDIT_CARD: 'mask', SECRET: 'mask' })
+      .describe('what to do when an answer contains a finding of this type'),
+    custom_patterns: z
+      .array(
+        z
+          .object({
+            type: FindingTypeName,
+            pattern: z.string().min(1).max(4096).describe('RE2 syntax (linear time)'),
+            flags: z.array(z.string()).default([]),
+            level: Level.optional(),
+            ignore_case: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
 export const Config = z
   .object({
     listen: z
@@ -139,6 +169,13 @@ export const Config = z
     models: z.array(ModelRoute).default([]),
     expose_backend_models: z.boolean().default(true).describe('also accept the backends\' own model names'),
     policy: Policy.default({ levels: {}, flags: {} }),
+    inspect: Inspect.default({
+      enabled: true,
+      min_score: 0.5,
+      actions: {},
+      answer_actions: { JP_MY_NUMBER: 'mask', CREDIT_CARD: 'mask', SECRET: 'mask' },
+      custom_patterns: [],
+    }),
     limits: z
       .object({
         max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),

@@ -30,6 +30,8 @@ export interface MockUpstreamOptions {
   /** Split the streamed reply into chunks of this many characters (default 4). */
   chunkChars?: number;
   fault?: MockFault;
+  /** Answer with the last user message instead of `reply` (shows what the model received). */
+  echo?: boolean;
 }
 
 export interface SeenRequest {
@@ -51,7 +53,7 @@ export interface MockUpstream {
 
 export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockUpstream> {
   const name = opts.name ?? 'mock';
-  const reply = opts.reply ?? 'こんにちは、関所です。Hello from the mock model.';
+  const fixedReply = opts.reply ?? 'こんにちは、関所です。Hello from the mock model.';
   const chunkChars = opts.chunkChars ?? 4;
   let fault: MockFault = opts.fault ?? 'none';
   let once: MockFault | undefined;
@@ -104,6 +106,11 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
       return;
     }
     const model = String(body.model ?? 'mock');
+    let reply = fixedReply;
+    if (opts.echo && Array.isArray(body.messages)) {
+      const last = [...body.messages].reverse().find((m: any) => m?.role === 'user');
+      if (typeof last?.content === 'string') reply = last.content;
+    }
     const created = Math.floor(Date.now() / 1000);
     if (path === '/v1/embeddings') {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];

@@ -8,7 +8,8 @@ import { Policy, levelIndex } from '../policy/index.js';
 import { Router } from '../routing/index.js';
 import { createBackend, type BackendAdapter } from '../backends/index.js';
 import { Authenticator, AuthError, type Principal } from '../identity/index.js';
-import { Checkpoint, CheckpointError, type InspectFn } from '../checkpoint/index.js';
+import { Checkpoint, CheckpointError } from '../checkpoint/index.js';
+import { contentStageFor } from '../checkpoint/content.js';
 import { Recorder } from '../checkpoint/record.js';
 import { Relay } from '../checkpoint/relay.js';
 import { Routes } from '../checkpoint/routes.js';
@@ -22,7 +23,6 @@ export interface GatewayOptions {
   port?: number;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
-  inspect?: InspectFn;
 }
 
 /** Everything behind the HTTP server. */
@@ -72,7 +72,7 @@ export async function buildCore(
     recorder,
     metrics,
     log,
-    ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    content: contentStageFor(config, policy),
     limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
   });
   const ids = config.backends.map((b) => b.id);

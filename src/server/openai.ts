@@ -38,6 +38,35 @@ function chatTexts(body: Record<string, unknown>): string[] {
   return out;
 }
 
+/** A copy of a chat body with every text that chatTexts reads passed through `fn`. */
+function mapChat(body: Record<string, unknown>, fn: (s: string) => string): Record<string, unknown> {
+  const messages = (body.messages as Record<string, unknown>[]).map((m) => {
+    const out: Record<string, unknown> = { ...m };
+    const c = m.content;
+    if (typeof c === 'string') out.content = fn(c);
+    else if (Array.isArray(c)) {
+      out.content = c.map((part) =>
+        part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? { ...part, text: fn((part as { text: string }).text) } : part,
+      );
+    }
+    if (Array.isArray(m.tool_calls)) {
+      out.tool_calls = m.tool_calls.map((call) => {
+        const f = (call as { function?: { arguments?: unknown } })?.function;
+        return f && typeof f.arguments === 'string' ? { ...call, function: { ...f, arguments: fn(f.arguments) } } : call;
+      });
+    }
+    return out;
+  });
+  return { ...body, messages };
+}
+
+function mapEmbedding(body: Record<string, unknown>, fn: (s: string) => string): Record<string, unknown> {
+  const input = body.input;
+  if (typeof input === 'string') return { ...body, input: fn(input) };
+  if (Array.isArray(input)) return { ...body, input: input.map((x) => (typeof x === 'string' ? fn(x) : x)) };
+  return body;
+}
+
 function embeddingTexts(input: unknown): string[] {
   if (typeof input === 'string') return [input];
   if (Array.isArray(input)) return input.filter((x): x is string => typeof x === 'string');
@@ -95,5 +124,6 @@ export function parseOpenAIBody(endpoint: Endpoint, json: unknown): ParsedBody {
     stream,
     body,
     texts: () => (endpoint === 'chat.completions' ? chatTexts(body) : embeddingTexts(body.input)),
+    mapTexts: (fn) => (endpoint === 'chat.completions' ? mapChat(body, fn) : mapEmbedding(body, fn)),
   };
 }

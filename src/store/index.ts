@@ -25,6 +25,8 @@ export interface DecisionRecord {
   model: string;
   level: string;
   flags: string;
+  /** Finding types and counts, such as `PERSON_NAME:2,answer:JP_MY_NUMBER:1` (never values). */
+  findings: string;
   decision: string;
   reason: string;
   backend: string | null;

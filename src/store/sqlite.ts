@@ -33,6 +33,7 @@ const MIGRATIONS: string[] = [
      attempts INTEGER NOT NULL
    );
    CREATE INDEX decisions_request_id ON decisions(request_id);`,
+  `ALTER TABLE decisions ADD COLUMN findings TEXT NOT NULL DEFAULT '';`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -63,7 +64,7 @@ export function openSqliteStore(file: string): Store {
   const maxSeq = db.prepare('SELECT max(seq) AS m FROM decisions');
   // Records are appended in batches: one multi-row INSERT per 32 rows is several times
   // cheaper than 32 single-row statements.
-  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts'] as const;
+  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts'] as const;
   const insertSql = (rows: number) =>
     `INSERT INTO decisions (${COLS.join(', ')}) VALUES ${Array.from({ length: rows }, () => `(${COLS.map(() => '?').join(', ')})`).join(', ')}`;
   const GROUP = 32;
