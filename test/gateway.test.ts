@@ -33,7 +33,7 @@ describe('routing by level and jurisdiction', () => {
     assert.equal(data.choices[0]!.message.content, 'from the US');
     assert.equal(response.headers.get('x-sekisho-level'), 'L0');
     assert.equal(response.headers.get('x-sekisho-backend'), 'us-frontier');
-    assert.match(response.headers.get('x-sekisho-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.match(response.headers.get('x-sekisho-request-id') ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.match(response.headers.get('x-sekisho-audit-index') ?? '', /^\d+$/);
     // The upstream got the backend's own model name, and never our API key.
     const seen = us.seen.at(-1)!;

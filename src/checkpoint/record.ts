@@ -16,8 +16,8 @@ export class Recorder {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly flushMs = 20,
-    private readonly maxBatch = 512,
+    private readonly flushMs = 50,
+    private readonly maxBatch = 1024,
   ) {
     this.next = store.records.nextSeq();
   }

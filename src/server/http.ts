@@ -3,7 +3,7 @@
  * endpoints, bounded request bodies, backpressure, and graceful shutdown.
  */
 import http from 'node:http';
-import crypto from 'node:crypto';
+import { uuidv7 } from '../ops/ids.js';
 import type { AddressInfo } from 'node:net';
 import type { Endpoint } from '../backends/types.js';
 import { Checkpoint, CheckpointError, type Sink } from '../checkpoint/index.js';
@@ -176,7 +176,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
       res.on('close', () => {
         if (!res.writableFinished) ac.abort();
       });
-      const requestId = crypto.randomUUID();
+      const requestId = uuidv7();
       const level = req.headers['x-sekisho-level'];
       await deps.checkpoint.handle(
         {
