@@ -49,8 +49,14 @@ export class Policy {
   private readonly backends: Map<string, BackendFacts>;
   private table = new Map<string, Exclusion[]>(); // `${level}\0${backend}` → reasons
   private validThrough = '';
+  /** Date.now() at which `validThrough` ends (the next UTC midnight). */
+  private validUntilMs = 0;
 
-  constructor(backends: readonly BackendFacts[], opts: PolicyOptions = {}, private readonly clock: () => Date = () => new Date()) {
+  constructor(
+    backends: readonly BackendFacts[],
+    opts: PolicyOptions = {},
+    private readonly clock: { (): Date } = () => new Date(),
+  ) {
     this.rules = mergeLevelRules(opts.levels ?? {});
     this.flagRules = { ...DEFAULT_FLAG_RULES, ...(opts.flags ?? {}) };
     this.backends = new Map(backends.map((b) => [b.id, b]));
@@ -70,12 +76,18 @@ export class Policy {
     }
     this.table = table;
     this.validThrough = today;
+    const now = this.clock();
+    this.validUntilMs = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
     this.cache = new Map();
   }
 
   /** Why `backendId` may not receive `level` data; empty when it may. */
+  private fresh(): void {
+    if (this.clock().getTime() >= this.validUntilMs) this.rebuild();
+  }
+
   check(level: LevelName, backendId: string): Exclusion[] {
-    if (this.today() !== this.validThrough) this.rebuild();
+    this.fresh();
     return (
       this.table.get(`${level}\0${backendId}`) ?? [
         { code: 'unknown_backend', ja: `バックエンド ${backendId} は設定されていません`, en: `backend ${backendId} is not configured` },
@@ -97,7 +109,7 @@ export class Policy {
    * they are cached; the input's level reasons are attached per call.
    */
   decide(input: DecideInput): Decision {
-    if (this.today() !== this.validThrough) this.rebuild();
+    this.fresh();
     const key = `${input.level}|${(input.flags ?? []).join(',')}|${input.principalMax}|${input.candidates.join(',')}`;
     let d = this.cache.get(key);
     if (!d) {
@@ -125,41 +137,23 @@ export class Policy {
         levelReasons.push({ code: 'flag_raises_level', ja: `検出フラグ ${flag} により ${rule} 以上`, en: `flag ${flag} requires at least ${rule}` });
       }
     }
-    const base = { level, levelReasons };
+    const block = (reason: Reason): Decision => ({ level, levelReasons, action: 'block', compliant: [], excluded: [], reason });
     if (blockedBy !== undefined) {
-      return {
-        ...base,
-        action: 'block',
-        compliant: [],
-        excluded: [],
-        reason: {
-          code: 'flag_blocked',
-          ja: `検出フラグ ${blockedBy} を含む要求は送信できません (例: 認証情報を削除してください)`,
-          en: `requests with the flag ${blockedBy} may not be sent (for example, remove the credential)`,
-        },
-      };
+      return block({
+        code: 'flag_blocked',
+        ja: `検出フラグ ${blockedBy} を含む要求は送信できません (例: 認証情報を削除してください)`,
+        en: `requests with the flag ${blockedBy} may not be sent (for example, remove the credential)`,
+      });
     }
     if (levelIndex(level) > levelIndex(principalMax)) {
-      return {
-        ...base,
-        action: 'block',
-        compliant: [],
-        excluded: [],
-        reason: {
-          code: 'level_above_principal_max',
-          ja: `この要求は ${level} ですが、このキーで送信できるのは ${principalMax} までです`,
-          en: `this request is ${level}, but this key may send at most ${principalMax}`,
-        },
-      };
+      return block({
+        code: 'level_above_principal_max',
+        ja: `この要求は ${level} ですが、このキーで送信できるのは ${principalMax} までです`,
+        en: `this request is ${level}, but this key may send at most ${principalMax}`,
+      });
     }
     if (!this.rules[level].allow) {
-      return {
-        ...base,
-        action: 'block',
-        compliant: [],
-        excluded: [],
-        reason: { code: 'level_blocked', ja: `${level} の情報は AI に送信できません`, en: `${level} data may not be sent to AI backends` },
-      };
+      return block({ code: 'level_blocked', ja: `${level} の情報は AI に送信できません`, en: `${level} data may not be sent to AI backends` });
     }
     const compliant: string[] = [];
     const excluded: Decision['excluded'] = [];
@@ -170,7 +164,8 @@ export class Policy {
     }
     if (compliant.length === 0) {
       return {
-        ...base,
+        level,
+        levelReasons,
         action: 'block',
         compliant,
         excluded,
@@ -182,7 +177,8 @@ export class Policy {
       };
     }
     return {
-      ...base,
+      level,
+      levelReasons,
       action: 'allow',
       compliant,
       excluded,
