@@ -52,12 +52,12 @@ const TTFB_WARMUP_N = Math.max(10, Math.round(TTFB_N / 10));
 const PORT_BASE = Math.round(envNum('BENCH_PORT_BASE', 18600));
 const PIN = process.env.BENCH_PIN !== '0' && os.availableParallelism() >= 2 && hasCmd('taskset');
 const OUT = opt('out') ?? (QUICK ? undefined : path.join(HERE, 'results', 'overhead.md'));
-const ALL = ['direct', 'bare', 'portkey', 'sekisho'] as const;
+const ALL = ['direct', 'bare', 'portkey', 'sekisho', 'sekisho-noinspect'] as const;
 type Id = (typeof ALL)[number];
 const ONLY = new Set<Id>(['direct', ...((opt('only')?.split(',') ?? ALL) as Id[])]);
 for (const id of ONLY) if (!ALL.includes(id)) die(`--only: unknown contender ${id} (known: ${ALL.join(', ')})`);
 const CONNS = 32;
-const PORTS = { mock: PORT_BASE + 1, bare: PORT_BASE + 2, portkey: PORT_BASE + 3, sekisho: PORT_BASE + 4 };
+const PORTS = { mock: PORT_BASE + 1, bare: PORT_BASE + 2, portkey: PORT_BASE + 3, sekisho: PORT_BASE + 4, 'sekisho-noinspect': PORT_BASE + 5 };
 const PORTKEY_VERSION = '1.15.2';
 const PORTKEY_DIR = path.join(ROOT, '.bench', 'portkey');
 const PORTKEY_BUILD = path.join(PORTKEY_DIR, 'node_modules', '@portkey-ai', 'gateway', 'build');
@@ -546,16 +546,21 @@ const contenders: Contender[] = [
       };
     },
   },
-  {
-    id: 'sekisho',
-    label: 'Sekisho',
-    async start(tmp, mockPort) {
+  sekishoContender('sekisho', 'Sekisho (full checkpoint, content inspection on)', true),
+  sekishoContender('sekisho-noinspect', 'Sekisho (inspect.enabled: false)', false),
+];
+
+function sekishoContender(id: 'sekisho' | 'sekisho-noinspect', label: string, inspect: boolean) {
+  return {
+    id,
+    label,
+    async start(tmp: string, mockPort: number) {
       const main = path.join(ROOT, 'dist', 'cli', 'main.js');
       if (!fs.existsSync(main)) throw new Error('dist/ is not built (`npx tsc -p tsconfig.json` has not succeeded)');
-      const dataDir = path.join(tmp, 'sekisho-data');
+      const dataDir = path.join(tmp, `${id}-data`);
       fs.mkdirSync(dataDir, { recursive: true });
-      const port = PORTS.sekisho;
-      const config = path.join(tmp, 'sekisho.yaml');
+      const port = PORTS[id];
+      const config = path.join(tmp, `${id}.yaml`);
       fs.writeFileSync(
         config,
         [
@@ -565,6 +570,7 @@ const contenders: Contender[] = [
           'backends:',
           `  - {id: mock, kind: openai, url: "http://127.0.0.1:${mockPort}/v1", models: [mock], location: {country: JP}, operator: {name: Bench, jurisdictions: [JP]}, contract: {no_training: true, retention_days: 0}}`,
           'models: [{name: default, backends: [mock]}]',
+          `inspect: {enabled: ${inspect}}`,
           'log: {level: warn}',
           '',
         ].join('\n'),
@@ -584,7 +590,7 @@ const contenders: Contender[] = [
       }
       const key = keyOut.trim().split('\n').pop()?.trim();
       if (!key) throw new Error('apikey create printed no key');
-      const proc = startProc('sekisho', process.execPath, [bin, 'serve', '--config', config], { cpu: CPU_PROXY, logDir: tmp });
+      const proc = startProc(id, process.execPath, [bin, 'serve', '--config', config], { cpu: CPU_PROXY, logDir: tmp });
       await waitForPort(proc, port, 30_000);
       const rev = tryExec('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT });
       const dirty = tryExec('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: ROOT });
@@ -593,12 +599,15 @@ const contenders: Contender[] = [
         proc,
         target: { origin: `http://127.0.0.1:${port}`, path: '/v1/chat/completions', headers: { Authorization: `Bearer ${key}` }, model: 'default' },
         notes: [
-          `\`node bin/sekisho.js serve --config <tmp>/sekisho.yaml\` (dist/ built ${built}${rev ? `, HEAD ${rev}${dirty ? ' + uncommitted changes' : ''}` : ''}); one openai backend on the mock, log level warn, API key from \`apikey create\`.`,
+          `\`node bin/sekisho.js serve --config <tmp>/${id}.yaml\` (dist/ built ${built}${rev ? `, HEAD ${rev}${dirty ? ' + uncommitted changes' : ''}` : ''}); one openai backend on the mock, log level warn, API key from \`apikey create\`.`,
+          inspect
+            ? 'Every request: API key check, both messages through the inspector (the ~1 KiB prompt has no personal data: level L0), policy, routing, relay, answer inspection (default answer_actions), batched SQLite record, metrics.'
+            : 'The same without content inspection (`inspect: {enabled: false}`): the gateway overhead alone.',
         ],
       };
     },
-  },
-];
+  };
+}
 
 function pathToImport(p: string): string {
   return new URL(`file://${p}`).href;
@@ -632,6 +641,7 @@ async function preflight(): Promise<void> {
   if (ONLY.has('bare')) needed.push(['bare', PORTS.bare]);
   if (ONLY.has('portkey')) needed.push(['portkey', PORTS.portkey]);
   if (ONLY.has('sekisho')) needed.push(['sekisho', PORTS.sekisho]);
+  if (ONLY.has('sekisho-noinspect')) needed.push(['sekisho-noinspect', PORTS['sekisho-noinspect']]);
   const taken: string[] = [];
   for (const [name, port] of needed) {
     if (!(await portFree(port))) {

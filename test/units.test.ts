@@ -235,3 +235,16 @@ describe('SSE framing', () => {
     assert.throws(() => f.push(Buffer.from('x'.repeat(40))));
   });
 });
+
+test('the committed sekisho.schema.json is the generated one (run `npm run schema` after changing the config schema)', async () => {
+  const fs = await import('node:fs');
+  const committed = JSON.parse(fs.readFileSync(new URL('../sekisho.schema.json', import.meta.url), 'utf8'));
+  assert.deepEqual(committed, JSON.parse(JSON.stringify(jsonSchema())));
+});
+
+test('the example configuration is valid', async () => {
+  const fs = await import('node:fs');
+  const text = fs.readFileSync(new URL('../sekisho.example.yaml', import.meta.url), 'utf8');
+  const { config } = parseConfig(text, 'sekisho.example.yaml');
+  assert.deepEqual(config.models[0]!.backends, ['us-frontier', 'tokyo-llm']);
+});
