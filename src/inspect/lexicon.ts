@@ -1,0 +1,47 @@
+/** Runtime name lexicons compiled from the generated IPADIC extract (data/names.ts). */
+import { SURNAMES, GIVEN_NAMES } from './data/names.js';
+import { EN_GIVEN, ROMAJI_SURNAMES, ROMAJI_GIVEN } from './data/latin-names.js';
+
+export interface LexEntry {
+  /** 0 (most frequent) … 9 */
+  bucket: number;
+  /** the same surface is also an ordinary word / place / organisation in IPADIC */
+  ambiguous: boolean;
+}
+
+function compile(data: string): { map: Map<string, LexEntry>; maxLen: number; pre: Set<number>; one: Set<number> } {
+  const map = new Map<string, LexEntry>();
+  const pre = new Set<number>();
+  const one = new Set<number>();
+  let maxLen = 0;
+  for (const raw of data.split('|')) {
+    if (!raw) continue;
+    const bucket = raw.charCodeAt(raw.length - 1) - 48;
+    let w = raw.slice(0, -1);
+    let ambiguous = false;
+    if (w.endsWith('*')) {
+      ambiguous = true;
+      w = w.slice(0, -1);
+    }
+    map.set(w, { bucket, ambiguous });
+    if (w.length === 1) one.add(w.charCodeAt(0));
+    else pre.add(w.charCodeAt(0) * 65536 + w.charCodeAt(1));
+    if (w.length > maxLen) maxLen = w.length;
+  }
+  return { map, maxLen, pre, one };
+}
+
+const sei = compile(SURNAMES);
+const mei = compile(GIVEN_NAMES);
+export const SEI = sei.map;
+export const MEI = mei.map;
+/** quick reject: can any entry start at n[i]? (single-char entry or two-char prefix) */
+export const SEI_ONE = sei.one;
+export const SEI_PRE = sei.pre;
+export const MEI_ONE = mei.one;
+export const MEI_PRE = mei.pre;
+export const SEI_MAX = Math.min(sei.maxLen, 5);
+export const MEI_MAX = Math.min(mei.maxLen, 5);
+
+export const LATIN_GIVEN = new Set<string>([...EN_GIVEN, ...ROMAJI_GIVEN]);
+export const LATIN_SURNAME_JP = new Set<string>(ROMAJI_SURNAMES);
