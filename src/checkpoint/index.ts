@@ -247,8 +247,8 @@ export class Checkpoint {
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
     });
-    this.d.metrics.requests.inc({ endpoint: req.endpoint, level: t.level ?? 'none', backend: backend ?? 'none', decision });
-    this.d.metrics.requestDuration.observe({ endpoint: req.endpoint }, ms / 1000);
+    this.d.metrics.countRequest(req.endpoint, t.level ?? 'none', backend ?? 'none', decision);
+    this.d.metrics.observeDuration(req.endpoint, ms / 1000);
     this.d.log.info(
       {
         request_id: req.requestId,

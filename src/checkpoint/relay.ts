@@ -195,7 +195,7 @@ export class Relay {
         continue;
       }
       const upstreamMs = performance.now() - t0;
-      this.metrics.upstreamLatency.observe({ backend: id }, upstreamMs / 1000);
+      this.metrics.observeUpstream(id, upstreamMs / 1000);
 
       if (RETRY_STATUS.has(res.status)) {
         res.abort();

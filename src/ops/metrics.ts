@@ -37,6 +37,30 @@ export class Metrics {
   });
   readonly inflight = new Gauge({ name: 'sekisho_inflight_requests', help: 'Requests in progress', registers: [this.registry] });
 
+  // prom-client hashes label objects on every call; the hot path keeps the children instead.
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
+  private readonly upstreamChildren = new Map<string, { observe(v: number): void }>();
+
+  countRequest(endpoint: string, level: string, backend: string, decision: string): void {
+    const key = `${endpoint}\0${level}\0${backend}\0${decision}`;
+    let c = this.requestChildren.get(key);
+    if (!c) this.requestChildren.set(key, (c = this.requests.labels(endpoint, level, backend, decision)));
+    c.inc();
+  }
+
+  observeDuration(endpoint: string, seconds: number): void {
+    let c = this.durationChildren.get(endpoint);
+    if (!c) this.durationChildren.set(endpoint, (c = this.requestDuration.labels(endpoint)));
+    c.observe(seconds);
+  }
+
+  observeUpstream(backend: string, seconds: number): void {
+    let c = this.upstreamChildren.get(backend);
+    if (!c) this.upstreamChildren.set(backend, (c = this.upstreamLatency.labels(backend)));
+    c.observe(seconds);
+  }
+
   /** Called before each scrape, to refresh gauges that mirror state held elsewhere. */
   readonly beforeScrape: (() => void)[] = [];
 

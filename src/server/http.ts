@@ -149,13 +149,12 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
   let inflight = 0;
   let draining = false;
   let idle: (() => void) | undefined;
+  deps.metrics.beforeScrape.push(() => deps.metrics.inflight.set(inflight));
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
     inflight++;
-    deps.metrics.inflight.inc();
     res.on('close', () => {
       inflight--;
-      deps.metrics.inflight.dec();
       if (inflight === 0 && idle) idle();
     });
     if (draining) res.setHeader('connection', 'close');
