@@ -1,5 +1,6 @@
 /**
  * `sekisho inspect [FILE|-] [--jsonl] [--min-score N] [--mask]`
+ * `sekisho inspect PATH... [--jsonl] [--progress|--quiet] [--max-bytes N]`   (batch)
  *
  * --jsonl: each input line {"id": ..., "text": ...} → one output line, same order:
  *   {"id": ..., "level": "L3", "flags": [...], "findings": [{"type","start","end","score"}]}
@@ -7,12 +8,17 @@
  * and processing continues (exit code stays 0). Offsets are UTF-16 indices into "text".
  * Without --jsonl: the whole input is one text; prints a table of findings (coloured only when
  * stdout is a TTY), or with --mask the masked text.
+ * A single .docx or .pdf FILE is read through its text. Several paths, or a directory, scan
+ * every supported file (txt md csv tsv log json jsonl docx pdf) in batch: a summary table, or
+ * with --jsonl one line per file {"file", "level", "flags", "findings"} (per record for .jsonl
+ * files: {"file", "id", ...}); a progress bar on stderr when it is a terminal (or --progress).
  * Exit codes: 0 done, 1 input could not be read, 2 usage error.
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { createInspector, mask, type Inspection } from '../inspect/index.js';
+import { createInspector, mask, type Inspection, type Inspector } from '../inspect/index.js';
+import { collectFiles, documentKind, DocumentError, extractText } from './documents.js';
 
 interface Io {
   stdin: NodeJS.ReadableStream;
@@ -21,9 +27,11 @@ interface Io {
 }
 
 const USAGE = {
-  ja: '使い方: sekisho inspect [ファイル|-] [--jsonl] [--min-score 0.5] [--mask]',
-  en: 'Usage: sekisho inspect [FILE|-] [--jsonl] [--min-score 0.5] [--mask]',
+  ja: '使い方: sekisho inspect [ファイル|-] [--jsonl] [--min-score 0.5] [--mask]\n       sekisho inspect パス... [--jsonl] [--progress|--quiet] [--max-bytes 67108864]  (一括スキャン)',
+  en: 'Usage: sekisho inspect [FILE|-] [--jsonl] [--min-score 0.5] [--mask]\n       sekisho inspect PATH... [--jsonl] [--progress|--quiet] [--max-bytes 67108864]  (batch scan)',
 };
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
   return new Promise((resolve) => {
@@ -33,12 +41,21 @@ function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
 }
 
 export async function runInspect(args: string[], io: Io): Promise<number> {
-  let values: { jsonl?: boolean; 'min-score'?: string; mask?: boolean; help?: boolean };
+  let values: { jsonl?: boolean; 'min-score'?: string; mask?: boolean; help?: boolean; progress?: boolean; quiet?: boolean; batch?: boolean; 'max-bytes'?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args,
-      options: { jsonl: { type: 'boolean' }, 'min-score': { type: 'string' }, mask: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        jsonl: { type: 'boolean' },
+        'min-score': { type: 'string' },
+        mask: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        progress: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        batch: { type: 'boolean' },
+        'max-bytes': { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -50,10 +67,6 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
     await write(io.stdout, `${USAGE.ja}\n${USAGE.en}\n`);
     return 0;
   }
-  if (positionals.length > 1) {
-    await write(io.stderr, `${USAGE.ja}\n${USAGE.en}\n`);
-    return 2;
-  }
   let minScore: number | undefined;
   if (values['min-score'] !== undefined) {
     minScore = Number(values['min-score']);
@@ -62,9 +75,40 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
       return 2;
     }
   }
+  let maxBytes = DEFAULT_MAX_BYTES;
+  if (values['max-bytes'] !== undefined) {
+    maxBytes = Number(values['max-bytes']);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      await write(io.stderr, `--max-bytes は正の整数で指定してください\n--max-bytes must be a positive integer\n`);
+      return 2;
+    }
+  }
+  const inspector = createInspector(minScore === undefined ? {} : { minScore });
+  const batch =
+    values.batch === true ||
+    positionals.length > 1 ||
+    (positionals.length === 1 && positionals[0] !== '-' && (fs.statSync(positionals[0]!, { throwIfNoEntry: false })?.isDirectory() ?? false));
+  if (batch) {
+    if (positionals.includes('-') || values.mask) {
+      await write(io.stderr, `一括スキャンでは - と --mask は使えません\n'-' and --mask cannot be used in a batch scan\n`);
+      return 2;
+    }
+    const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+    return runBatch(positionals, inspector, io, { jsonl: values.jsonl === true, maxBytes, progress: values.quiet ? false : (values.progress ?? tty) });
+  }
+
   const file = positionals[0] ?? '-';
   let input: NodeJS.ReadableStream;
   if (file === '-') input = io.stdin;
+  else if (documentKind(file) === 'docx' || documentKind(file) === 'pdf') {
+    try {
+      input = (await import('node:stream')).Readable.from([await extractText(file, maxBytes)]);
+    } catch (e) {
+      const d = e instanceof DocumentError ? e : new DocumentError('unreadable', String(e), String(e));
+      await write(io.stderr, `${file}: ${d.ja}\n${file}: ${d.en}\n`);
+      return 1;
+    }
+  }
   else {
     try {
       fs.accessSync(file, fs.constants.R_OK);
@@ -74,7 +118,6 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
       return 1;
     }
   }
-  const inspector = createInspector(minScore === undefined ? {} : { minScore });
 
   if (values.jsonl) {
     const rl = readline.createInterface({ input, crlfDelay: Infinity });
@@ -100,22 +143,138 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-function jsonlLine(line: string, inspect: (t: string) => Inspection): unknown {
+interface BatchOptions {
+  jsonl: boolean;
+  maxBytes: number;
+  progress: boolean;
+}
+
+interface FileSummary {
+  file: string;
+  level: string;
+  flags: Set<string>;
+  counts: Map<string, number>;
+  error?: { ja: string; en: string };
+}
+
+/** Scans every supported file under the paths; exit code 1 when some file could not be read. */
+async function runBatch(paths: string[], inspector: Inspector, io: Io, opts: BatchOptions): Promise<number> {
+  const files = await collectFiles(paths);
+  const total = files.reduce((n, f) => n + f.size, 0);
+  let bar: { update(v: number, p?: object): void; stop(): void } | undefined;
+  if (opts.progress) {
+    const { SingleBar } = (await import('cli-progress')).default;
+    const b = new SingleBar({
+      stream: io.stderr as NodeJS.WriteStream,
+      format: '{bar} {percentage}% | {done}/{files} ファイル files | {mb} MB | {name}',
+      barCompleteChar: '█',
+      barIncompleteChar: '░',
+      hideCursor: false,
+      noTTYOutput: true,
+      notTTYSchedule: 500,
+      etaBuffer: 20,
+      fps: 10,
+    });
+    b.start(Math.max(total, 1), 0, { done: 0, files: files.length, mb: '0.0', name: '' });
+    bar = b;
+  }
+  const summaries: FileSummary[] = [];
+  let failed = 0;
+  let doneBytes = 0;
+  let done = 0;
+  for (const f of files) {
+    const s: FileSummary = { file: f.file, level: 'L0', flags: new Set(), counts: new Map() };
+    try {
+      const text = await extractText(f.file, opts.maxBytes);
+      const records = documentKind(f.file) === 'jsonl' ? jsonlRecords(text) : [{ text }];
+      for (const rec of records) {
+        if (rec.error) {
+          if (opts.jsonl) await write(io.stdout, JSON.stringify({ file: f.file, id: null, error: rec.error }) + '\n');
+          continue;
+        }
+        const r = inspector.inspect(rec.text);
+        if (r.level > s.level) s.level = r.level;
+        for (const fl of r.flags) s.flags.add(fl);
+        for (const x of r.findings) s.counts.set(x.type, (s.counts.get(x.type) ?? 0) + 1);
+        if (opts.jsonl) {
+          const head = 'id' in rec ? { file: f.file, id: rec.id ?? null } : { file: f.file };
+          await write(io.stdout, JSON.stringify({ ...head, ...result(r) }) + '\n');
+        }
+      }
+    } catch (e) {
+      const d = e instanceof DocumentError ? e : new DocumentError('unreadable', String(e), String(e));
+      s.error = { ja: d.ja, en: d.en };
+      failed++;
+      if (opts.jsonl) await write(io.stdout, JSON.stringify({ file: f.file, error: s.error }) + '\n');
+    }
+    summaries.push(s);
+    doneBytes += f.size;
+    done++;
+    bar?.update(doneBytes, { done, files: files.length, mb: (doneBytes / 1e6).toFixed(1), name: f.file.length > 40 ? '…' + f.file.slice(-39) : f.file });
+  }
+  bar?.stop();
+  if (!opts.jsonl) await write(io.stdout, batchTable(summaries, (io.stdout as NodeJS.WriteStream).isTTY === true));
+  if (files.length === 0) await write(io.stderr, `スキャンできるファイルがありません\nno files to scan\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+function jsonlRecords(text: string): { id?: unknown; text: string; error?: { ja: string; en: string } }[] {
+  const out: { id?: unknown; text: string; error?: { ja: string; en: string } }[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const r = parseRecord(line);
+    if ('error' in r) out.push({ text: '', error: r.error });
+    else out.push({ id: r.id, text: r.text });
+  }
+  return out;
+}
+
+function result(r: Inspection): { level: string; flags: string[]; findings: { type: string; start: number; end: number; score: number }[] } {
+  return { level: r.level, flags: r.flags, findings: r.findings.map((f) => ({ type: f.type, start: f.start, end: f.end, score: Math.round(f.score * 1000) / 1000 })) };
+}
+
+function batchTable(rows: FileSummary[], colour: boolean): string {
+  const c = (code: string, s: string): string => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const levelColour = (l: string): string => (l >= 'L3' ? '31;1' : l >= 'L1' ? '33;1' : '32;1');
+  const head = ['file / ファイル', 'level', 'flags', 'findings / 検出'];
+  const body = rows.map((r) => [
+    r.file,
+    r.error ? '-' : r.level,
+    r.error ? '-' : [...r.flags].join(',') || '-',
+    r.error ? `${r.error.ja} / ${r.error.en}` : [...r.counts].map(([t, n]) => `${t}×${n}`).join(' ') || '-',
+  ]);
+  const w = head.map((h, k) => Math.max(width(h), ...body.map((row) => width(row[k]!))));
+  const pad = (s: string, k: number): string => s + ' '.repeat(Math.max(0, w[k]! - width(s)));
+  const lines = [c('2', head.map((h, k) => (k < 3 ? pad(h, k) : h)).join('  '))];
+  for (const row of body) lines.push([pad(row[0]!, 0), c(levelColour(row[1]!), pad(row[1]!, 1)), pad(row[2]!, 2), row[3]!].join('  '));
+  const byLevel = new Map<string, number>();
+  for (const r of rows) if (!r.error) byLevel.set(r.level, (byLevel.get(r.level) ?? 0) + 1);
+  const failed = rows.filter((r) => r.error).length;
+  lines.push(
+    `${rows.length} ファイル files: ${[...byLevel].sort().map(([l, n]) => `${l}×${n}`).join(' ') || '-'}${failed ? `  読めなかったもの unreadable: ${failed}` : ''}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+function parseRecord(line: string): { id: unknown; text: string } | { error: { ja: string; en: string } } {
   let rec: unknown;
   try {
     rec = JSON.parse(line);
   } catch (e) {
-    return { id: null, error: { en: `malformed JSON: ${e instanceof Error ? e.message : String(e)}`, ja: `JSON として読めません: ${e instanceof Error ? e.message : String(e)}` } };
+    return { error: { en: `malformed JSON: ${e instanceof Error ? e.message : String(e)}`, ja: `JSON として読めません: ${e instanceof Error ? e.message : String(e)}` } };
   }
   if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) {
-    return { id: null, error: { en: 'each line must be a JSON object {"id": ..., "text": ...}', ja: '各行は {"id": ..., "text": ...} 形式の JSON オブジェクトにしてください' } };
+    return { error: { en: 'each line must be a JSON object {"id": ..., "text": ...}', ja: '各行は {"id": ..., "text": ...} 形式の JSON オブジェクトにしてください' } };
   }
   const o = rec as { id?: unknown; text?: unknown };
-  if (typeof o.text !== 'string') {
-    return { id: null, error: { en: 'the field "text" must be a string', ja: '"text" フィールドは文字列にしてください' } };
-  }
-  const r = inspect(o.text);
-  return { id: o.id ?? null, level: r.level, flags: r.flags, findings: r.findings.map((f) => ({ type: f.type, start: f.start, end: f.end, score: Math.round(f.score * 1000) / 1000 })) };
+  if (typeof o.text !== 'string') return { error: { en: 'the field "text" must be a string', ja: '"text" フィールドは文字列にしてください' } };
+  return { id: o.id ?? null, text: o.text };
+}
+
+function jsonlLine(line: string, inspect: (t: string) => Inspection): unknown {
+  const rec = parseRecord(line);
+  if ('error' in rec) return { id: null, error: rec.error };
+  return { id: rec.id, ...result(inspect(rec.text)) };
 }
 
 function table(text: string, r: Inspection, colour: boolean): string {

@@ -17,6 +17,7 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
   apikey list [--json] | apikey revoke ID|NAME        API キーの管理 / manage API keys
   config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
   inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
+  inspect PATH... [--jsonl] [--progress]              ファイル・フォルダの一括スキャン (txt md csv jsonl docx pdf) / batch scan
   mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
 
 設定ファイル / configuration: --config, $SEKISHO_CONFIG, or ./sekisho.yaml (created from sekisho.example.yaml)
