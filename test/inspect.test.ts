@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInspector, mask, pseudonymize, restore, createRestorer, isValidMyNumber, isValidCorporateNumber, InspectorConfigError, normalize } from '../src/inspect/index.js';
+import { createInspector, mask, pseudonymize, restore, createRestorer, isValidMyNumber, isValidCorporateNumber, isValidDriversLicense, InspectorConfigError, normalize } from '../src/inspect/index.js';
 
 const insp = createInspector();
 const found = (text: string, type?: string) =>
@@ -84,6 +84,39 @@ test('names with and without honorifics, and decoys', () => {
   assert.deepEqual(values('森の中の小さな橋', 'PERSON_NAME'), []);
   assert.deepEqual(values('お客様各位、皆様、お疲れ様です。ご苦労様でした。', 'PERSON_NAME'), []);
   assert.deepEqual(values('同様に、仕様と模様を確認', 'PERSON_NAME'), []);
+});
+
+test('hiragana given names and self-introductions', () => {
+  assert.deepEqual(values('伊藤さくら様へ', 'PERSON_NAME'), ['伊藤さくら']);
+  assert.deepEqual(values('担当: 伊藤 さくら', 'PERSON_NAME'), ['伊藤 さくら']);
+  assert.deepEqual(values('伊藤さくらです。', 'PERSON_NAME'), ['伊藤さくら']);
+  assert.deepEqual(values('株式会社サンプルの佐藤です。', 'PERSON_NAME'), ['佐藤']);
+  assert.deepEqual(values('お世話になっております。営業部の高橋でございます。', 'PERSON_NAME'), ['高橋']);
+  assert.deepEqual(values('こんにちは、田中です', 'PERSON_NAME'), ['田中']);
+  // decoys: places, departments, ordinary words before です; hiragana words that are also names
+  for (const d of ['次の停車駅は名古屋です。', '明日は東京です', 'これは森です', 'こちらは経理部です', 'さくらが咲いた', '佐藤はなにも言わない']) {
+    assert.deepEqual(values(d, 'PERSON_NAME'), [], d);
+  }
+});
+
+test('addresses keep the building, floor and room', () => {
+  assert.deepEqual(values('住所: 東京都港区芝公園4丁目2-8 東京タワービル5階501号室 まで', 'JP_ADDRESS'), ['東京都港区芝公園4丁目2-8 東京タワービル5階501号室']);
+  assert.deepEqual(values('大阪府大阪市北区梅田1-2-3 梅田スカイマンション1203', 'JP_ADDRESS'), ['大阪府大阪市北区梅田1-2-3 梅田スカイマンション1203']);
+  assert.deepEqual(values('東京都渋谷区渋谷2丁目21番1号 渋谷ヒカリエ34F', 'JP_ADDRESS'), ['東京都渋谷区渋谷2丁目21番1号 渋谷ヒカリエ34F']);
+  assert.deepEqual(values('横浜市中区本町1-2-3 101号室', 'JP_ADDRESS'), ['横浜市中区本町1-2-3 101号室']);
+  // a word after the block that is not a building, or a bare number, stays outside
+  assert.deepEqual(values('東京都千代田区丸の内1-1 会議室で', 'JP_ADDRESS'), ['東京都千代田区丸の内1-1']);
+  assert.deepEqual(values('東京都千代田区丸の内1-1 03-1234-5678', 'JP_ADDRESS'), ['東京都千代田区丸の内1-1']);
+});
+
+test("driver's licence: check digit raises confidence, a My Number stays a My Number", () => {
+  assert.equal(isValidDriversLicense('459803358720'), true);
+  assert.equal(isValidDriversLicense('459803358710'), false);
+  assert.equal(isValidDriversLicense('019803358720'), false, 'unknown commission code');
+  const score = (t: string) => insp.inspect(t).findings.find((f) => f.type === 'JP_DRIVERS_LICENSE')?.score ?? 0;
+  assert.ok(score('運転免許証番号 459803358720') > score('運転免許証番号 459803358710'));
+  assert.ok(score('運転免許証番号 459803358710') >= 0.5);
+  assert.deepEqual(values('免許証とマイナンバー 123456789018 を持参', 'JP_MY_NUMBER'), ['123456789018']);
 });
 
 test('Western and romanized names', () => {

@@ -8,7 +8,7 @@
 import { normalize, isDigit, isAsciiLetter, isWordChar, isKanji, isKatakana, isHiragana } from './text.js';
 import { numericAt, corporateInInvoiceId } from './numbers.js';
 import { emailAt, ipv6At, privateKeyAt, wordAt, valueAfterKeyword } from './words.js';
-import { HONORIFIC_BY_FIRST, LABEL_BY_FIRST, addressAt, honorificAt, nameBeforeHonorific, labelAt, nameAfterLabel, bareFullName, nameBeforeMoushimasu, HEALTH_WORDS } from './jp.js';
+import { HONORIFIC_BY_FIRST, LABEL_BY_FIRST, addressAt, honorificAt, nameBeforeHonorific, labelAt, nameAfterLabel, bareFullName, nameBeforeMoushimasu, nameBeforeDesu, HEALTH_WORDS } from './jp.js';
 import type { Finding } from './types.js';
 
 export interface RawResult {
@@ -38,7 +38,7 @@ const JA_SECRET_MAP = byFirst(JA_SECRET_WORDS);
 const PERSON_MAP = byFirst(PERSON_REFS);
 
 // one table lookup per CJK char decides which (rare) handlers can fire there
-const T_LABEL = 1, T_HON = 2, T_HEALTH = 4, T_PERSON = 8, T_SECRET = 16, T_ADDR = 32, T_TO = 64;
+const T_LABEL = 1, T_HON = 2, T_HEALTH = 4, T_PERSON = 8, T_SECRET = 16, T_ADDR = 32, T_TO = 64, T_DESU = 128;
 const TRIG = new Uint8Array(65536);
 for (const k of LABEL_BY_FIRST.keys()) TRIG[k]! |= T_LABEL;
 for (const k of HONORIFIC_BY_FIRST.keys()) TRIG[k]! |= T_HON;
@@ -47,6 +47,7 @@ for (const k of PERSON_MAP.keys()) TRIG[k]! |= T_PERSON;
 for (const k of JA_SECRET_MAP.keys()) TRIG[k]! |= T_SECRET;
 for (const ch of '都道府県市区郡') TRIG[ch.charCodeAt(0)]! |= T_ADDR;
 TRIG[0x3068] = TRIG[0x3068]! | T_TO;
+TRIG[0x3067] = TRIG[0x3067]! | T_DESU; // で(す)
 
 function firstMatch(m: Map<number, string[]>, n: string, i: number): string | undefined {
   const l = m.get(n.charCodeAt(i));
@@ -126,7 +127,10 @@ export function scanText(text: string): RawResult {
         }
       } else if (c === 43 /*+*/ || c === 40 /*(*/) {
         if (!isWordChar(prev) && (isDigit(n.charCodeAt(i + 1)) || (c === 43 && n.charCodeAt(i + 1) === 40)) && (c === 43 || n.charCodeAt(i + 1) === 48)) {
+          const before = out.length;
           const r = numericAt(n, i, out, lowerWin);
+          // "(0251…)" read as a phone that turned out to be another number: the parenthesis is not part of it
+          if (c === 40) for (let k = before; k < out.length; k++) if (out[k]!.start === i && out[k]!.type !== 'JP_PHONE') out[k]!.start++;
           i = r;
           continue;
         }
@@ -160,6 +164,8 @@ export function scanText(text: string): RawResult {
         if (tr & T_TO && (n.startsWith('と申します', i) || n.startsWith('と申し', i) || n.startsWith('といいます', i) || n.startsWith('と言います', i))) {
           nameBeforeMoushimasu(n, i, out);
         }
+        if (tr & T_DESU && n.charCodeAt(i + 1) === 0x3059 /*す*/ && i > 0) nameBeforeDesu(n, i, out);
+        else if (tr & T_DESU && n.startsWith('でございます', i) && i > 0) nameBeforeDesu(n, i, out);
         if (tr & T_HEALTH && health.length < 64 && firstMatch(HEALTH_MAP, n, i)) health.push(i);
         if (tr & T_PERSON && personRefs.length < 64 && !hl && firstMatch(PERSON_MAP, n, i)) personRefs.push(i);
         if (tr & T_SECRET) {

@@ -19,7 +19,7 @@ export type { CustomPattern } from './custom.js';
 export { InspectorConfigError } from './custom.js';
 export { mask, pseudonymize, restore, createRestorer, PLACEHOLDER_LABELS, type MaskResult } from './mask.js';
 export { normalize } from './text.js';
-export { isValidMyNumber, isValidCorporateNumber, luhn } from './checks.js';
+export { isValidMyNumber, isValidCorporateNumber, isValidDriversLicense, luhn } from './checks.js';
 
 export interface InspectorOptions {
   /** findings below this confidence are dropped (default 0.5) */

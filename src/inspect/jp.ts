@@ -38,12 +38,65 @@ export function addressAt(n: string, t: number, out: Finding[]): number {
     }
     start = s;
   }
-  const end = scanAddressBody(n, t + 1, start);
+  let end = scanAddressBody(n, t + 1, start);
   if (end > 0) {
+    end = buildingAfter(n, end);
     out.push({ type: 'JP_ADDRESS', start, end, score: 0.9 });
     return end;
   }
   return t + 1;
+}
+
+const BUILDING_SUFFIXES = ['ビル', 'ビルディング', 'マンション', 'ハイツ', 'コーポ', 'レジデンス', 'タワー', 'アパート', 'メゾン', 'ハウス', 'パレス', 'ヒルズ', 'テラス', 'プラザ', 'コート', 'スクエア', 'センター', '荘', '寮', '棟', '館', '住宅', '団地'];
+
+/** "5階", "501号室", "12F", "1203" (3–4 digits at a boundary): a floor or room; returns its end or -1 */
+function floorOrRoom(n: string, p: number): number {
+  if (!isDigit(n.charCodeAt(p))) return -1;
+  let q = p;
+  while (q < n.length && q - p < 5 && isDigit(n.charCodeAt(q))) q++;
+  if (n.startsWith('号室', q)) return q + 2;
+  const c = n.charCodeAt(q);
+  if (c === 0x968e /*階*/ || c === 0x5ba4 /*室*/ || c === 0x53f7 /*号*/ || ((c === 70 || c === 102) && !isAsciiWord(n.charCodeAt(q + 1)))) return q + 1;
+  if (q - p >= 3 && q - p <= 4 && !isAsciiWord(c) && c !== 45) return q;
+  return -1;
+}
+
+function isAsciiWord(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/**
+ * The building and room after an address's block number: "東京タワービル5階501号室",
+ * "梅田スカイマンション1203", "101号室". A building name counts only when it ends with a
+ * building word (ビル, マンション, 荘 …) or is followed by a floor or room number.
+ */
+function buildingAfter(n: string, end: number): number {
+  let p = end;
+  if (isSpace(n.charCodeAt(p))) p++;
+  // room right after the block ("1-2-3 101号室")
+  let r = floorOrRoom(n, p);
+  // (bare digits after a space are not taken: they may be anything)
+  if (r > 0 && !isDigit(n.charCodeAt(r - 1))) return roomsAfter(n, r);
+  let q = p;
+  while (q < n.length && q - p < 24) {
+    const c = n.charCodeAt(q);
+    if (isKanji(c) || isKatakana(c) || c === 0x30fb || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) q++;
+    else break;
+  }
+  if (q - p < 2) return end;
+  const name = n.slice(p, q);
+  const suffixed = BUILDING_SUFFIXES.some((w) => name.endsWith(w));
+  let e = q;
+  if (isSpace(n.charCodeAt(e))) e++;
+  r = floorOrRoom(n, e);
+  if (r > 0) return roomsAfter(n, r);
+  return suffixed ? q : end;
+}
+
+function roomsAfter(n: string, r: number): number {
+  // "5階501号室": a second floor/room part
+  const r2 = floorOrRoom(n, r);
+  return r2 > 0 ? r2 : r;
 }
 
 function numberRun(n: string, p: number): number {
@@ -205,6 +258,48 @@ function lexAt(map: Map<string, LexEntry>, n: string, i: number, maxLen: number,
   return res;
 }
 
+const PARTICLE_AFTER_NAME = 'でがはのにとをもへや、。';
+
+/**
+ * A given name in hiragana right after a surname (伊藤さくら, 伊藤 さくら): returns its end or -1.
+ * `bare`: no other context, so the name must be followed by a particle, punctuation or the end.
+ */
+export function givenHiraganaAt(n: string, j: number, bare = false): number {
+  const spaced = isSpace(n.charCodeAt(j));
+  if (spaced) j++;
+  if (!isHiragana(n.charCodeAt(j))) return -1;
+  for (let L = 4; L >= 2; L--) {
+    const w = n.substr(j, L);
+    if (w.length < L) continue;
+    let allH = true;
+    for (let k = 0; k < L; k++) if (!isHiragana(w.charCodeAt(k))) allH = false;
+    if (!allH) continue;
+    const g = MEI.get(w);
+    if (!g || (g.ambiguous && !spaced)) continue;
+    const nx = n.charCodeAt(j + L);
+    if (bare && !spaced && !(j + L >= n.length || PARTICLE_AFTER_NAME.includes(n[j + L]!) || isSpace(nx) || !isHiragana(nx))) continue;
+    if (bare && isHiragana(nx) && !PARTICLE_AFTER_NAME.includes(n[j + L]!)) continue;
+    return j + L;
+  }
+  return -1;
+}
+
+/** surname (kanji) + given name (hiragana) ending at e, before an honorific; returns its start or -1 */
+function hiraganaFullNameBefore(n: string, e: number): number {
+  let hs = e;
+  while (hs > 0 && e - hs < 4 && isHiragana(n.charCodeAt(hs - 1))) hs--;
+  for (let g = hs; g <= e - 2; g++) {
+    const m = MEI.get(n.slice(g, e));
+    if (!m) continue;
+    let k = g;
+    if (isSpace(n.charCodeAt(k - 1))) k--;
+    let kr = k;
+    while (kr > 0 && k - kr < SEI_MAX && isKanji(n.charCodeAt(kr - 1))) kr--;
+    for (let s = kr; s <= k - 2; s++) if (SEI.get(n.slice(s, k))) return s;
+  }
+  return -1;
+}
+
 function isNameChar(c: number): boolean {
   return isKanji(c) || isKatakana(c);
 }
@@ -281,6 +376,11 @@ export function nameBeforeHonorific(n: string, h: number, honLen: number, out: F
   const hon = n.slice(h, h + honLen);
   let e = h;
   if (isSpace(n.charCodeAt(e - 1))) e--; // 山田 太郎 様
+  if (isHiragana(n.charCodeAt(e - 1))) {
+    const s = hiraganaFullNameBefore(n, e);
+    if (s >= 0) out.push({ type: 'PERSON_NAME', start: s, end: e, score: STRONG_HON.has(hon) ? 0.9 : 0.75 });
+    return;
+  }
   let r = e;
   let spaces = 0;
   while (r > 0 && h - r < 10) {
@@ -385,6 +485,10 @@ export function nameAfterLabel(n: string, label: string, p: number, out: Finding
       if (pn.kind === 'kata' && weak && label !== '私は') continue;
       if (weak && t < e && isKanji(n.charCodeAt(t))) continue; // 私は会社員です: must end at a boundary
       if (pn.kind === 'mei' && weak) continue;
+      if (pn.kind === 'sei' && t === e) {
+        const ge = givenHiraganaAt(n, t);
+        if (ge > 0) t = ge;
+      }
       out.push({ type: 'PERSON_NAME', start: q, end: t, score: weak ? 0.75 : 0.9 });
       return t;
     }
@@ -410,8 +514,11 @@ export function bareFullName(n: string, i: number, out: Finding[]): number {
       const hon = honorificAt(n, e) || (isSpace(nx) ? honorificAt(n, e + 1) : 0);
       if (isKanji(nx) && !hon) continue;
       if (isKatakana(nx)) continue;
+      const hiraGiven = isHiragana(n.charCodeAt(j));
+      if (hiraGiven && givenHiraganaAt(n, i + a.len, true) !== e) continue;
       let score = 0.62 - (a.e.ambiguous ? 0.06 : 0) - (g.e.ambiguous ? 0.06 : 0) - (a.e.bucket > 6 ? 0.05 : 0) - (g.e.bucket > 6 ? 0.05 : 0);
       if (sp) score += 0.05;
+      else if (hiraGiven) score -= 0.1; // 佐藤はな|にも: unspaced hiragana needs more context
       if (hon) continue; // the honorific handler reports it with a higher score
       out.push({ type: 'PERSON_NAME', start: i, end: e, score });
       return e;
@@ -431,6 +538,31 @@ export function nameBeforeMoushimasu(n: string, t: number, out: Finding[]): void
       return;
     }
   }
+}
+
+const INTRO_CUES = ['お世話', 'こんにちは', 'こんばんは', 'はじめまして', '初めまして', 'お疲れ', '失礼', '株式会社', '有限会社', '会社', '部', '課', '室', '社', '担当', '私', 'わたし', 'センター', '支店', '事務所', '病院', '大学', 'チーム'];
+const INTRO_BOUNDARY = '\n 、。のは!:」,';
+
+/** self-introductions: "株式会社サンプルの佐藤です", "営業部の高橋です", "こんにちは、田中です" (です at t) */
+export function nameBeforeDesu(n: string, t: number, out: Finding[]): void {
+  let r = t;
+  if (isHiragana(n.charCodeAt(t - 1))) {
+    const s = hiraganaFullNameBefore(n, t);
+    if (s >= 0 && (s === 0 || INTRO_BOUNDARY.includes(n[s - 1]!))) out.push({ type: 'PERSON_NAME', start: s, end: t, score: 0.75 });
+    return;
+  }
+  while (r > 0 && t - r < 8 && (isKanji(n.charCodeAt(r - 1)) || (isSpace(n.charCodeAt(r - 1)) && r < t && isKanji(n.charCodeAt(r - 2))))) r--;
+  if (r === t || (r > 0 && !INTRO_BOUNDARY.includes(n[r - 1]!))) return;
+  const p = parseName(n, r, t);
+  if (!p || p.kind === 'mei' || p.kind === 'kata') return;
+  if (p.kind === 'full' && t - r < 3) return; // 東京 would parse as 東 + 京
+  const before = n.slice(Math.max(0, r - 30), r);
+  let cue = false;
+  for (const w of INTRO_CUES) if (before.includes(w)) cue = true;
+  if (p.kind === 'sei' && t - r < 2 && !cue) return;
+  if (n[r - 1] === 'は' && !cue) return; // 次の停車駅は名古屋です
+  const score = p.kind === 'full' ? 0.8 : cue ? 0.78 : 0.58;
+  out.push({ type: 'PERSON_NAME', start: r, end: t, score });
 }
 
 // ---------------------------------------------------------------- health context (要配慮個人情報)

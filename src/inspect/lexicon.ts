@@ -31,8 +31,14 @@ function compile(data: string): { map: Map<string, LexEntry>; maxLen: number; pr
   return { map, maxLen, pre, one };
 }
 
+/**
+ * Given names common since the 1990s that are written in hiragana but missing from IPADIC
+ * (from the published baby-name rankings); bucket 3, not ambiguous.
+ */
+const MODERN_HIRAGANA_GIVEN = 'さくら ひなた ゆい ひな ゆな こはる ひまり めい りこ あかり つむぎ みお ゆず いろは ここな ほのか さな ゆうな ことは ひなの えま りん すず のぞみ ひかり みゆ あんな まな ゆめ ももか はるか あすか ちひろ なな るな かのん まりん ゆうき はると そら ゆうと ゆうま けんた しょうた だいき こうき あやか みく りな かれん まお ゆうか ほなみ ひより みつき'.split(' ');
+
 const sei = compile(SURNAMES);
-const mei = compile(GIVEN_NAMES);
+const mei = compile(GIVEN_NAMES + '|' + MODERN_HIRAGANA_GIVEN.map((w) => w + '3').join('|'));
 export const SEI = sei.map;
 export const MEI = mei.map;
 /** quick reject: can any entry start at n[i]? (single-char entry or two-char prefix) */

@@ -1,6 +1,6 @@
 /** Numeric tokens: digit groups with single separators, classified by validators and context. */
 import { isDigit, isAsciiLetter, isWordChar, before, containsAny } from './text.js';
-import { isValidMyNumber, isValidCorporateNumber, luhn, cardBrand, isValidEan13 } from './checks.js';
+import { isValidMyNumber, isValidCorporateNumber, isValidDriversLicense, luhn, cardBrand, isValidEan13 } from './checks.js';
 import type { Finding } from './types.js';
 
 const PHONE_CTX = ['電話', 'tel', 'phone', '携帯', '連絡先', 'fax', 'ファックス', 'ファクス', '内線', 'call', 'mobile', 'contact', '問い合わせ', '問合せ', 'お問合', 'ダイヤル', 'ﾀﾞｲﾔﾙ', 'フリーダイヤル', '番号:'];
@@ -213,7 +213,11 @@ function classify(n: string, tok: Tok, a: number, b: number, out: Finding[], low
   // 12 digits: driver's licence (context) or My Number (check digit)
   if (L === 12 && (!hasSep || groups.every((g) => g === 4) || groups.length <= 3)) {
     const lic = containsAny(ctx, LICENSE_CTX);
-    if (lic) return push('JP_DRIVERS_LICENSE', 0.9);
+    if (lic) {
+      const valid = isValidDriversLicense(digits);
+      // a My Number named as such next to the word 免許 is still a My Number
+      if (valid || !(isValidMyNumber(digits) && containsAny(ctx, MYNUM_CTX))) return push('JP_DRIVERS_LICENSE', valid ? 0.97 : 0.7);
+    }
     if (isValidMyNumber(digits)) {
       const mc = containsAny(ctx, MYNUM_CTX);
       if (fallback && !mc) return false; // a sub-span of a longer digit run (e.g. an invalid card)
