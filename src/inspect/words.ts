@@ -171,10 +171,11 @@ export function privateKeyAt(n: string, i: number, out: Finding[], memo: Map<str
   return end;
 }
 
-const SECRET_FIRST = new Set([112, 115, 116, 97, 107, 99, 98]); // p s t a k c b
 const SECRET_WORDS = ['password', 'passwd', 'pwd', 'pass', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'secret_key', 'private_key', 'client_secret', 'auth', 'authorization', 'bearer', 'credential', 'credentials', 'key'];
 
 const SECRET_WORD_SET = new Set(SECRET_WORDS);
+/** first two letters (lower case) of every credential word */
+const SECRET_PREFIX = new Set(SECRET_WORDS.map((w) => (w.charCodeAt(0) << 8) | w.charCodeAt(1)));
 /** high-entropy value following a credential word (ASCII or Japanese) ending at kwEnd */
 export function valueAfterKeyword(n: string, kwEnd: number, out: Finding[], strong: boolean): number {
   let p = kwEnd;
@@ -223,6 +224,9 @@ function capWordEnd(n: string, i: number): number {
 }
 
 function titleCase(w: string): string {
+  let plain = isUpper(w.charCodeAt(0));
+  for (let k = 1; plain && k < w.length; k++) if (!isLower(w.charCodeAt(k))) plain = false;
+  if (plain) return w;
   return w.length ? w[0]!.toUpperCase() + w.slice(1).toLowerCase() : w;
 }
 
@@ -308,9 +312,9 @@ export function wordAt(n: string, i: number, out: Finding[]): number {
       return we;
     }
   }
-  // credential keywords
+  // credential keywords (a two-letter prefix filter keeps ordinary words off the slow path)
   const nx = n.charCodeAt(we);
-  if (len <= 20 && ((len >= 3 && SECRET_FIRST.has(c0 | 32)) || nx === 95 || nx === 45)) {
+  if (len <= 20 && ((len >= 3 && SECRET_PREFIX.has(((c0 | 32) << 8) | (c1 | 32))) || nx === 95 || nx === 45)) {
     const lw = n.slice(i, we).toLowerCase();
     let kwEnd = -1;
     let strong = false;
@@ -329,10 +333,12 @@ export function wordAt(n: string, i: number, out: Finding[]): number {
   }
   // names
   if (isUpper(c0)) {
-    // English labels before this word
-    const lab = n.slice(Math.max(0, i - 12), i).toLowerCase();
-    const r = westernName(n, i, capWordEnd(n, i) > 0 ? capWordEnd(n, i) : we, out);
+    const ce = capWordEnd(n, i);
+    const r = westernName(n, i, ce > 0 ? ce : we, out);
     if (r > we || (r === we && out.length && out[out.length - 1]!.start === i)) return r;
+    // English labels before this word
+    if (i === 0) return we;
+    const lab = n.slice(Math.max(0, i - 12), i).toLowerCase();
     for (const l of EN_LABELS) {
       if (lab.endsWith(l + ' ') || lab.endsWith(l)) {
         if (l === 'by' && !lab.endsWith(' by ')) continue;
