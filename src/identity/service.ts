@@ -1,0 +1,178 @@
+/**
+ * The tenant as issuer and verifier, assembled: keys, DIDs, OpenID4VCI issuance, the status
+ * list, OpenID4VP presentation and sessions, and the authenticator the checkpoint calls.
+ */
+import type { JWK } from 'jose';
+import type { Store } from '../store/index.js';
+import type { IdentityConfig } from '../config/schema.js';
+import { ApiKeyAuthenticator, bearerToken } from './apikeys.js';
+import type { IssuerKeys } from './credential.js';
+import { didDocument, didJwkFor, didWebFor, resolveDidJwk } from './did.js';
+import { AuthError } from './errors.js';
+import { KeyRing, type SigningAlg } from './keys.js';
+import { personFromClaims, type Principal } from './principal.js';
+import { Sessions } from './sessions.js';
+import { signStatusList, StatusListCache, STATUS_INVALID, type StatusSource } from './status-list.js';
+import { VciIssuer, statusUriFor, vctFor, STATUS_LIST_ID, STATUS_LIST_SIZE } from './vci.js';
+import { Verifier } from './vp.js';
+
+export interface IdentityOptions {
+  store: Store;
+  keys: KeyRing;
+  config: IdentityConfig;
+  /** Public origin; when the config names none, the server sets it once it listens. */
+  origin?: string;
+  now?: () => number;
+  /** Sources for other trusted issuers' status lists (never fetched otherwise). */
+  fetchStatus?: (uri: string) => Promise<string>;
+}
+
+export class IdentityService {
+  readonly sessions: Sessions;
+  readonly vci: VciIssuer;
+  readonly verifier: Verifier;
+  readonly status: StatusListCache;
+  readonly apiKeys: ApiKeyAuthenticator;
+  private originValue: string | undefined;
+  private statusToken: { token: string; at: number } | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  readonly now: () => number;
+
+  constructor(private readonly o: IdentityOptions) {
+    this.now = o.now ?? Date.now;
+    this.originValue = o.config.origin ?? o.origin;
+    const c = o.config;
+    this.apiKeys = new ApiKeyAuthenticator(o.store);
+    this.sessions = new Sessions(c.session_ttl_s * 1000, this.now);
+    this.status = new StatusListCache((uri) => this.statusSource(uri), c.status_refresh_s * 1000, this.now);
+    const alg: SigningAlg = c.signing_alg;
+    this.vci = new VciIssuer({ store: o.store, keys: o.keys, origin: () => this.origin, did: () => this.did, alg, skewS: c.clock_skew_s, now: this.now });
+    this.verifier = new Verifier({ origin: () => this.origin, vct: () => vctFor(this.origin), skewS: c.clock_skew_s, now: this.now, issuer: (iss) => this.issuer(iss), status: this.status });
+  }
+
+  get origin(): string {
+    if (!this.originValue) throw new Error('identity origin not set');
+    return this.originValue;
+  }
+
+  /** Called by the server once it listens, when `identity.origin` is not configured. */
+  setOrigin(origin: string): void {
+    this.originValue ??= origin.replace(/\/+$/, '');
+  }
+
+  get did(): string {
+    return didWebFor(this.origin);
+  }
+
+  get keys(): KeyRing {
+    return this.o.keys;
+  }
+
+  didDocument(): unknown {
+    return didDocument(this.did, this.o.keys.published(new Date(this.now())));
+  }
+
+  /** did:jwk of the active key of each algorithm (portable identifiers). */
+  didJwks(): Record<SigningAlg, string> {
+    return { ES256: didJwkFor(this.o.keys.signer('ES256').publicJwk), EdDSA: didJwkFor(this.o.keys.signer('EdDSA').publicJwk) };
+  }
+
+  /** The tenant (did:web and its did:jwk aliases) and configured issuers; nothing else. */
+  issuer(iss: string): IssuerKeys | undefined {
+    const now = new Date(this.now());
+    if (iss === this.did) {
+      return { id: iss, key: (kid) => (kid ? this.o.keys.publicKey(kid, now) : undefined) && { jwk: this.o.keys.publicKey(kid!, now)!.publicJwk, alg: this.o.keys.publicKey(kid!, now)!.alg } };
+    }
+    const t = this.o.config.trusted_issuers.find((x) => x.id === iss);
+    if (!t) return undefined;
+    const jwks = t.jwks as JWK[];
+    const fromDid = resolveDidJwk(iss);
+    return {
+      id: iss,
+      key: (kid) => {
+        const jwk = fromDid ?? jwks.find((j) => j.kid === kid) ?? (jwks.length === 1 ? jwks[0] : undefined);
+        if (!jwk) return undefined;
+        const alg = (jwk.alg as SigningAlg | undefined) ?? (jwk.kty === 'OKP' ? 'EdDSA' : 'ES256');
+        return { jwk, alg };
+      },
+    };
+  }
+
+  /** The signed status list of the tenant, regenerated at most every refresh interval / 2. */
+  async statusListToken(): Promise<string> {
+    const t = this.now();
+    const ttlS = Math.max(1, Math.floor(this.o.config.status_refresh_s / 2));
+    if (this.statusToken && t - this.statusToken.at < ttlS * 1000) return this.statusToken.token;
+    const token = await signStatusList({
+      uri: statusUriFor(this.origin),
+      iss: this.did,
+      revoked: this.o.store.identity.revokedIndexes(STATUS_LIST_ID),
+      size: STATUS_LIST_SIZE,
+      ttlS,
+      key: this.o.keys.signer(this.o.config.signing_alg),
+      now: new Date(t),
+    });
+    this.statusToken = { token, at: t };
+    return token;
+  }
+
+  private statusSource(uri: string): StatusSource | undefined {
+    if (this.originValue && uri === statusUriFor(this.origin)) {
+      return {
+        fetch: () => this.statusListToken(),
+        key: (kid) => {
+          const k = kid ? this.o.keys.publicKey(kid, new Date(this.now())) : undefined;
+          return k && { jwk: k.publicJwk, alg: k.alg };
+        },
+      };
+    }
+    const t = this.o.config.trusted_issuers.find((x) => x.status_lists.includes(uri));
+    if (!t || !this.o.fetchStatus) return undefined;
+    const fetch = this.o.fetchStatus;
+    const iss = this.issuer(t.id)!;
+    return { fetch: () => fetch(uri), key: (kid) => iss.key(kid) };
+  }
+
+  /** Verify a direct_post presentation and open a session. */
+  async presentationToSession(vpToken: unknown, state: string | undefined): Promise<{ session_token: string; token_type: 'Bearer'; expires_in: number; principal: { name: string; clearance: string; trainings: string[] } }> {
+    const v = await this.verifier.respond(vpToken, state);
+    const principal = personFromClaims(v.credentialId, v.claims);
+    const s = this.sessions.create(principal, v.credentialId, v.status, v.exp * 1000);
+    return {
+      session_token: s.token,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, Math.floor((s.expiresAt - this.now()) / 1000)),
+      principal: { name: principal.name, clearance: principal.maxLevel, trainings: principal.attrs!.trainings },
+    };
+  }
+
+  /** The checkpoint's authenticate stage: a session token or an API key. */
+  authenticate(authorization: string | undefined): Principal {
+    const token = bearerToken(authorization);
+    if (Sessions.isSessionToken(token)) return this.sessions.authenticate(token);
+    return this.apiKeys.authenticateToken(token);
+  }
+
+  /** Re-check every live session against the status list (forced refresh). */
+  async sweep(): Promise<number> {
+    return this.sessions.sweep(async (ref) => (await this.status.status(ref, true)) === STATUS_INVALID);
+  }
+
+  startSweeping(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => void this.sweep().catch(() => undefined), this.o.config.status_refresh_s * 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Key rotation: the old key stays in the DID document until its last credential expires. */
+  async rotateKey(alg: SigningAlg): Promise<{ retired: string; active: string }> {
+    const old = this.o.keys.signer(alg).kid;
+    return this.o.keys.rotate(alg, this.o.store.identity.lastExpiryForKey(old), new Date(this.now()));
+  }
+
+  close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+}
+
+export { AuthError };
