@@ -11,5 +11,5 @@ export { type Principal, type PrincipalAttrs, attrsOf, attrHashOf, withAttrs, pe
 export { createApiKey, ApiKeyAuthenticator, ApiKeyAuthenticator as Authenticator, type NewApiKey } from './apikeys.js';
 export { KeyRing, type SigningAlg } from './keys.js';
 export { IdentityService, type IdentityOptions } from './service.js';
-export { createOffer, validateClaims, parseOfferUri, type StaffClaims, type Training } from './vci.js';
+export { createOffer, offerFor, validateClaims, parseOfferUri, type StaffClaims, type Training } from './vci.js';
 export { didWebFor, didJwkFor, resolveDidJwk, didDocument } from './did.js';

@@ -87,19 +87,24 @@ export function createOffer(store: Store, origin: string, claims: StaffClaims, o
     revoked_at: null,
   };
   store.identity.insertCredential(row);
+  return { credentialId, ...offerFor(store, origin, credentialId, o.offerTtlS, now) };
+}
+
+/** A fresh single-use offer for a recorded credential (`sekisho credential offer`). */
+export function offerFor(store: Store, origin: string, credentialId: string, offerTtlS: number, now = new Date()): { offer: Record<string, unknown>; uri: string } {
   const code = crypto.randomBytes(32).toString('base64url');
   store.identity.insertOffer({
     id: crypto.randomBytes(8).toString('hex'),
     credential_id: credentialId,
     code_hash: sha(code),
-    expires_at: new Date(now.getTime() + o.offerTtlS * 1000).toISOString(),
+    expires_at: new Date(now.getTime() + offerTtlS * 1000).toISOString(),
     redeemed_at: null,
     access_hash: null,
     access_expires_at: null,
     issued_at: null,
   });
   const offer = { credential_issuer: origin, credential_configuration_ids: [CONFIG_ID], grants: { [PRE_AUTH_GRANT]: { 'pre-authorized_code': code } } };
-  return { credentialId, offer, uri: `openid-credential-offer://?credential_offer=${encodeURIComponent(JSON.stringify(offer))}` };
+  return { offer, uri: `openid-credential-offer://?credential_offer=${encodeURIComponent(JSON.stringify(offer))}` };
 }
 
 /** Parses `openid-credential-offer://?credential_offer=…` (or the JSON itself). */
