@@ -98,11 +98,15 @@ export class IdentityService {
     };
   }
 
-  /** The signed status list of the tenant, regenerated at most every refresh interval / 2. */
-  async statusListToken(): Promise<string> {
+  /**
+   * The signed status list of the tenant. Served over HTTP from a cache of refresh interval / 2;
+   * the gateway's own checks (`fresh`) sign a new one, so a revocation reaches live sessions at
+   * the next sweep, within `status_refresh_s`.
+   */
+  async statusListToken(fresh = false): Promise<string> {
     const t = this.now();
     const ttlS = Math.max(1, Math.floor(this.o.config.status_refresh_s / 2));
-    if (this.statusToken && t - this.statusToken.at < ttlS * 1000) return this.statusToken.token;
+    if (!fresh && this.statusToken && t - this.statusToken.at < ttlS * 1000) return this.statusToken.token;
     const token = await signStatusList({
       uri: statusUriFor(this.origin),
       iss: this.did,
@@ -119,7 +123,7 @@ export class IdentityService {
   private statusSource(uri: string): StatusSource | undefined {
     if (this.originValue && uri === statusUriFor(this.origin)) {
       return {
-        fetch: () => this.statusListToken(),
+        fetch: () => this.statusListToken(true),
         key: (kid) => {
           const k = kid ? this.o.keys.publicKey(kid, new Date(this.now())) : undefined;
           return k && { jwk: k.publicJwk, alg: k.alg };
