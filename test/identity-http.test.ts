@@ -11,6 +11,7 @@ import { startHarness, mocks, tokyoBackend, type Harness } from './support/harne
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { createOffer, validateClaims, parseOfferUri } from '../src/identity/index.ts';
 import { Sessions } from '../src/identity/sessions.ts';
+import { Wallet, postResponse } from '../src/identity/holder.ts';
 import { withAttrs } from '../src/identity/principal.ts';
 
 describe('identity HTTP endpoints', () => {
@@ -104,6 +105,37 @@ describe('identity HTTP endpoints', () => {
     assert.match(req.uri, /^openid4vp:\/\/\?client_id=redirect_uri%3A/);
     const byRef = await (await fetch(req.request_uri)).json();
     assert.equal(byRef.nonce, req.request.nonce);
+  });
+});
+
+describe('cross-device presentation', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  before(async () => {
+    [tokyo] = await mocks({ name: 'tokyo' });
+    h = await startHarness({ backends: [tokyoBackend(tokyo.url)], models: [{ name: 'default', backends: ['tokyo-llm'] }] });
+  });
+  after(async () => {
+    await h.close();
+    await tokyo.close();
+  });
+
+  test('the device that showed the request picks up the session once the wallet has presented', async () => {
+    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims({ name: 'z', employee_id: 'X1', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
+    const phone = await Wallet.ephemeral();
+    await phone.obtain(o.uri);
+    // The PC starts; the phone scans `uri` (here: uses the request object) and posts directly.
+    const started = await (await fetch(`${h.gw.url}/oid4vp/request`, { method: 'POST' })).json();
+    const pick = () => fetch(`${h.gw.url}/oid4vp/session`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `transaction_id=${started.transaction_id}` });
+    assert.equal((await pick()).status, 202);
+    const { vp_token, state } = await phone.presentation(started.request);
+    await postResponse(started.request.response_uri, vp_token, state);
+    const r = await pick();
+    assert.equal(r.status, 200);
+    const s = await r.json();
+    assert.match(s.session_token, /^sks_/);
+    await h.client(s.session_token).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal((await pick()).status, 202, 'picked up once only');
   });
 });
 

@@ -6,6 +6,7 @@
  *   POST /oid4vci/token | /oid4vci/nonce | /oid4vci/credential
  *   GET  /status/1                                 Token Status List (statuslist+jwt)
  *   POST /oid4vp/request, GET /oid4vp/request/<id>, POST /oid4vp/response (direct_post)
+ *   POST /oid4vp/session  transaction_id=…   the initiating device picks up the session (cross-device)
  * Bodies are bounded (64 KiB) and read with a time limit; errors carry a code and ja/en.
  */
 import type http from 'node:http';
@@ -26,6 +27,7 @@ export const IDENTITY_PATHS = new Set([
   `/status/${STATUS_LIST_ID}`,
   '/oid4vp/request',
   '/oid4vp/response',
+  '/oid4vp/session',
 ]);
 
 export function isIdentityPath(path: string): boolean {
@@ -162,7 +164,7 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
         expect('POST');
         req.resume();
         const r = svc.verifier.createRequest();
-        return send(res, 200, { request: r.request, request_uri: r.request_uri, uri: r.uri });
+        return send(res, 200, { request: r.request, request_uri: r.request_uri, uri: r.uri, transaction_id: r.transaction_id });
       }
       case '/oid4vp/response': {
         expect('POST');
@@ -170,6 +172,12 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
         const vp = f.get('vp_token');
         if (!vp) throw new AuthError('malformed_presentation', 'vp_token がありません', 'No vp_token');
         return send(res, 200, await svc.presentationToSession(vp, f.get('state') ?? undefined));
+      }
+      case '/oid4vp/session': {
+        expect('POST');
+        const got = svc.pickup(form(await readBody(req)).get('transaction_id') ?? '');
+        if (!got) return send(res, 202, { status: 'pending' });
+        return send(res, 200, got);
       }
       default: {
         expect('GET');

@@ -2,6 +2,7 @@
  * The tenant as issuer and verifier, assembled: keys, DIDs, OpenID4VCI issuance, the status
  * list, OpenID4VP presentation and sessions, and the authenticator the checkpoint calls.
  */
+import crypto from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Store } from '../store/index.js';
 import type { IdentityConfig } from '../config/schema.js';
@@ -16,6 +17,13 @@ import { signStatusList, StatusListCache, STATUS_INVALID, type StatusSource } fr
 import { VciIssuer, statusUriFor, vctFor, STATUS_LIST_ID, STATUS_LIST_SIZE } from './vci.js';
 import { Verifier } from './vp.js';
 
+export interface SessionResult {
+  session_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  principal: { name: string; clearance: string; trainings: string[] };
+}
+
 export interface IdentityOptions {
   store: Store;
   keys: KeyRing;
@@ -27,6 +35,23 @@ export interface IdentityOptions {
   fetchStatus?: (uri: string) => Promise<string>;
 }
 
+/**
+ * Fetches a status list of another trusted issuer. Only ever called with a URI listed in
+ * `identity.trusted_issuers[].status_lists` (no SSRF): no redirects, 5 s, at most 1 MiB.
+ */
+export async function fetchStatusList(uri: string): Promise<string> {
+  const res = await fetch(uri, { redirect: 'error', signal: AbortSignal.timeout(5000), headers: { accept: 'application/statuslist+jwt' } });
+  if (!res.ok || !res.body) throw new Error(`status list ${uri}: HTTP ${res.status}`);
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+    n += c.byteLength;
+    if (n > 1 << 20) throw new Error(`status list ${uri}: larger than 1 MiB`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
 export class IdentityService {
   readonly sessions: Sessions;
   readonly vci: VciIssuer;
@@ -36,6 +61,8 @@ export class IdentityService {
   private originValue: string | undefined;
   private statusToken: { token: string; at: number } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Sessions waiting for the device that started the request (cross-device flow), by transaction hash. */
+  private pickups = new Map<string, { result: SessionResult; expMs: number }>();
   readonly now: () => number;
 
   constructor(private readonly o: IdentityOptions) {
@@ -131,23 +158,40 @@ export class IdentityService {
       };
     }
     const t = this.o.config.trusted_issuers.find((x) => x.status_lists.includes(uri));
-    if (!t || !this.o.fetchStatus) return undefined;
-    const fetch = this.o.fetchStatus;
+    if (!t) return undefined;
+    const fetch = this.o.fetchStatus ?? fetchStatusList;
     const iss = this.issuer(t.id)!;
     return { fetch: () => fetch(uri), key: (kid) => iss.key(kid) };
   }
 
   /** Verify a direct_post presentation and open a session. */
-  async presentationToSession(vpToken: unknown, state: string | undefined): Promise<{ session_token: string; token_type: 'Bearer'; expires_in: number; principal: { name: string; clearance: string; trainings: string[] } }> {
+  async presentationToSession(vpToken: unknown, state: string | undefined): Promise<SessionResult> {
     const v = await this.verifier.respond(vpToken, state);
     const principal = personFromClaims(v.credentialId, v.claims);
     const s = this.sessions.create(principal, v.credentialId, v.status, v.exp * 1000);
-    return {
+    const result: SessionResult = {
       session_token: s.token,
       token_type: 'Bearer',
       expires_in: Math.max(0, Math.floor((s.expiresAt - this.now()) / 1000)),
       principal: { name: principal.name, clearance: principal.maxLevel, trainings: principal.attrs!.trainings },
     };
+    const t = this.now();
+    for (const [k, p] of this.pickups) if (p.expMs <= t) this.pickups.delete(k);
+    if (this.pickups.size < 10_000) this.pickups.set(v.txHash, { result, expMs: t + 300_000 });
+    return result;
+  }
+
+  /**
+   * Cross-device flow: the device that created the request (and holds its transaction id)
+   * picks up the session once the wallet has presented. Once only; undefined while pending.
+   */
+  pickup(transactionId: string): SessionResult | undefined {
+    if (transactionId.length > 128) return undefined;
+    const k = crypto.createHash('sha256').update(transactionId).digest('base64url');
+    const p = this.pickups.get(k);
+    if (!p || p.expMs <= this.now()) return undefined;
+    this.pickups.delete(k);
+    return p.result;
   }
 
   /** The checkpoint's authenticate stage: a session token or an API key. */

@@ -17,6 +17,8 @@ import type { StatusListCache } from './status-list.js';
 
 export interface PendingRequest {
   id: string;
+  /** SHA-256 of the transaction id the initiator holds to pick up the session (cross-device). */
+  txHash: string;
   nonce: string;
   state: string;
   clientId: string;
@@ -47,12 +49,14 @@ export class Verifier {
     return `redirect_uri:${this.d.origin()}/oid4vp/response`;
   }
 
-  createRequest(): { request: Record<string, unknown>; request_uri: string; uri: string; id: string } {
+  createRequest(): { request: Record<string, unknown>; request_uri: string; uri: string; id: string; transaction_id: string } {
     this.prune();
     if (this.pending.size >= MAX_PENDING) throw new AuthError('unknown_request', '提示要求が多すぎます。しばらくしてから再試行してください', 'Too many pending presentation requests; try again later');
     const origin = this.d.origin();
+    const transaction_id = crypto.randomBytes(32).toString('base64url');
     const r: PendingRequest = {
       id: crypto.randomBytes(12).toString('base64url'),
+      txHash: crypto.createHash('sha256').update(transaction_id).digest('base64url'),
       nonce: crypto.randomBytes(24).toString('base64url'),
       state: crypto.randomBytes(16).toString('base64url'),
       clientId: this.clientId(),
@@ -63,7 +67,7 @@ export class Verifier {
     this.byId.set(r.id, r);
     const request = this.requestObject(r);
     const q = new URLSearchParams(Object.entries(request).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-    return { id: r.id, request, request_uri: `${origin}/oid4vp/request/${r.id}`, uri: `openid4vp://?${q.toString()}` };
+    return { id: r.id, transaction_id, request, request_uri: `${origin}/oid4vp/request/${r.id}`, uri: `openid4vp://?${q.toString()}` };
   }
 
   requestById(id: string): Record<string, unknown> | undefined {
@@ -84,7 +88,7 @@ export class Verifier {
   }
 
   /** Verifies a direct_post response; returns the verified credential for the session. */
-  async respond(vpToken: unknown, state: string | undefined): Promise<VerifiedCredential> {
+  async respond(vpToken: unknown, state: string | undefined): Promise<VerifiedCredential & { txHash: string }> {
     let tok = vpToken;
     if (typeof tok === 'string' && tok.startsWith('{')) {
       try {
@@ -125,7 +129,7 @@ export class Verifier {
       vcts: cq.meta.vct_values,
     });
     if (!satisfiedSet(cq, v.vct, v.claims)) throw new AuthError('dcql_unsatisfied', '要求された項目 (clearance など) が開示されていません', 'The requested claims (such as clearance) were not disclosed');
-    return v;
+    return { ...v, txHash: req.txHash };
   }
 
   private prune(): void {
