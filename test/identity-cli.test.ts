@@ -14,6 +14,7 @@ import { startHarness, mocks, tokyoBackend, tmpDir, type Harness } from './suppo
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { KeyRing } from '../src/identity/keys.ts';
 import { didDocument } from '../src/identity/did.ts';
+import { Wallet, postResponse } from '../src/identity/holder.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
 
@@ -71,6 +72,31 @@ describe('identity CLI', () => {
     assert.equal(denied.code, 1);
     assert.match(denied.err, /revoked/);
     assert.match(denied.err, /失効/);
+  });
+
+  test('login --qr: a wallet app presents the request shown as a QR code; the CLI picks up the session', async () => {
+    const issued = await run(['credential', 'issue', '--config', h.configFile, '--name', 'Q', '--employee-id', 'E3002', '--clearance', 'L1', '--json']);
+    const phone = await Wallet.ephemeral();
+    await phone.obtain(JSON.parse(issued.out).offer_uri);
+    const child = spawn(process.execPath, [BIN, 'login', '--gateway', h.gw.url, '--qr', '--wallet', path.join(tmpDir(), 'w.json')], { env: { ...process.env, SEKISHO_LANG: 'en' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    const uri = await new Promise<string>((resolve) => {
+      child.stderr.on('data', (d) => {
+        err += d;
+        const m = /^openid4vp:\/\/\S+$/m.exec(err);
+        if (m) resolve(m[0]);
+      });
+    });
+    // The wallet app reads the request by value from the QR code's URI.
+    const q = new URL(uri).searchParams;
+    const request = { client_id: q.get('client_id'), nonce: q.get('nonce'), state: q.get('state'), response_uri: q.get('response_uri'), dcql_query: JSON.parse(q.get('dcql_query')!) };
+    const { vp_token, state } = await phone.presentation(request);
+    await postResponse(String(request.response_uri), vp_token, state);
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, err);
+    assert.match(out.trim(), /^sks_/);
   });
 
   test('credential issue refuses bad claims, in ja and en', async () => {

@@ -4,6 +4,7 @@
  * prints the session token (the last line of output; use it as the OpenAI API key).
  */
 import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
 import { Wallet, HolderError } from '../identity/holder.js';
 import { defaultWalletFile } from './credential.js';
 import { CliError, cliLang, label } from './i18n.js';
@@ -18,6 +19,7 @@ export async function login(argv: string[], io: IO): Promise<number> {
       offer: { type: 'string' },
       wallet: { type: 'string' },
       alg: { type: 'string' },
+      qr: { type: 'boolean' },
     },
     strict: true,
   });
@@ -33,6 +35,7 @@ export async function login(argv: string[], io: IO): Promise<number> {
     }
     gateway ??= wallet.data.credentials.at(-1)?.issuer;
     if (!gateway) throw new CliError({ ja: '--gateway URL か --offer URI を指定してください', en: 'Give --gateway URL or --offer URI' });
+    if (values.qr) return await withWalletApp(gateway.replace(/\/+$/, ''), io, lang);
     const s = await wallet.login(gateway);
     io.err(label({ ja: `ログインしました (${s.expires_in} 秒有効)。セッショントークン:`, en: `Logged in (valid for ${s.expires_in} s). Session token:` }, lang));
     io.out(s.session_token);
@@ -45,4 +48,26 @@ export async function login(argv: string[], io: IO): Promise<number> {
     }
     throw e;
   }
+}
+
+/** Cross-device: show the OpenID4VP request as a QR code for a wallet app, then pick up the session. */
+async function withWalletApp(gateway: string, io: IO, lang: ReturnType<typeof cliLang>): Promise<number> {
+  const res = await fetch(`${gateway}/oid4vp/request`, { method: 'POST', redirect: 'error' });
+  if (!res.ok) throw new CliError({ ja: `提示要求を作れません (HTTP ${res.status})`, en: `Cannot create a presentation request (HTTP ${res.status})` }, 1);
+  const r = (await res.json()) as { uri: string; transaction_id: string };
+  io.err(await QRCode.toString(r.uri, { type: 'terminal', small: true, errorCorrectionLevel: 'L' }));
+  io.err(r.uri);
+  io.err(label({ ja: 'ウォレットアプリでこの QR コードを読み、資格情報を提示してください (5 分以内)', en: 'Scan this QR code with your wallet app and present your credential (within 5 minutes)' }, lang));
+  const until = Date.now() + 300_000;
+  while (Date.now() < until) {
+    const p = await fetch(`${gateway}/oid4vp/session`, { method: 'POST', redirect: 'error', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ transaction_id: r.transaction_id }).toString() });
+    if (p.status === 200) {
+      const s = (await p.json()) as { session_token: string; expires_in: number };
+      io.err(label({ ja: `ログインしました (${s.expires_in} 秒有効)。セッショントークン:`, en: `Logged in (valid for ${s.expires_in} s). Session token:` }, lang));
+      io.out(s.session_token);
+      return 0;
+    }
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+  throw new CliError({ ja: '提示を待つ時間が過ぎました', en: 'Timed out waiting for the presentation' }, 1);
 }

@@ -18,7 +18,8 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
   apikey list [--json] | apikey revoke ID|NAME        API キーの管理 / manage API keys
   credential issue --name N --employee-id E [--department D] [--role R] --clearance L2 [--training ID:YYYY-MM-DD]…
   credential offer ID | revoke ID|EMPLOYEE_ID | list  資格情報の発行 (OpenID4VCI)・失効 / issue (OpenID4VCI), revoke credentials
-  login [--offer URI] [--gateway URL] [--wallet FILE] 資格情報を提示してセッション取得 / present a credential, get a session token
+  login [--offer URI] [--gateway URL] [--wallet FILE] [--qr]
+                                                      資格情報を提示してセッション取得 / present a credential, get a session token
   policy test [--pack P|--all] | policy explain --level L [--clearance L] [--training ID]… [--model M]
                                                       Cedar 規程の例の実行・判定理由 / run policy examples, explain a decision
   identity did | identity rotate-key [--alg ES256|EdDSA]  テナントの DID・署名鍵の更新 / tenant DIDs, signing key rotation
