@@ -134,6 +134,11 @@ describe('identity CLI', () => {
     assert.equal(ring.publicKey(old, new Date('2027-01-02T00:00:00Z')), undefined, 'withdrawn after its last credential expired');
     const reopened = await KeyRing.open(dir, now);
     assert.equal(reopened.signer('ES256').kid, r.active);
-    assert.equal(fs.statSync(path.join(dir, 'keys', 'identity.json')).mode & 0o777, 0o600);
+    const file = path.join(dir, 'keys', 'identity.json');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')).keys;
+    assert.ok(stored.every((k: any) => !('private_jwk' in k) && !JSON.stringify(k).includes('"d"')), 'private keys are sealed at rest');
+    assert.equal(stored.find((k: any) => k.kid === old).private_sealed, undefined, 'the retired private key is destroyed');
+    assert.equal(stored.filter((k: any) => k.private_sealed).length, 2);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The tenant's signing keys: ES256 (the HAIP minimum) and Ed25519 (JOSE alg "EdDSA").
  *
- * This is the ONE module that knows where signing keys live. Today the private JWKs are kept
- * under `<data_dir>/keys/identity.json` (mode 0600, directory 0700), next to the tenant root
- * key of src/vault; the HYOK vault replaces the storage here without changing the interface.
+ * This is the ONE module that knows where signing keys live. The private JWKs are kept in
+ * `<data_dir>/keys/identity.json` (mode 0600, directory 0700), each sealed with AES-256-GCM
+ * under a key derived (HKDF-SHA-256) from the tenant root key of src/vault. With the HYOK
+ * vault, `sealingKey()` becomes `vault.secretFor('identity-signing')`; nothing else changes.
  *
  * Rotation: `rotate()` makes a fresh key active and retires the old one, which stays
  * published (DID document, verification) until every credential it signed has expired.
@@ -12,6 +13,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
+import { ensureTenantKeys } from '../vault/index.js';
+
+/** The 32-byte key that seals signing keys at rest (HYOK: `vault.secretFor('identity-signing')`). */
+export function sealingKey(dataDir: string): Buffer {
+  return Buffer.from(crypto.hkdfSync('sha256', ensureTenantKeys(dataDir).root, Buffer.alloc(0), 'sekisho identity-signing v1', 32));
+}
+
+function seal(key: Buffer, jwk: JWK, kid: string): string {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(kid));
+  const ct = Buffer.concat([c.update(JSON.stringify(jwk)), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64url');
+}
+
+function unseal(key: Buffer, sealed: string, kid: string): JWK {
+  const b = Buffer.from(sealed, 'base64url');
+  const d = crypto.createDecipheriv('aes-256-gcm', key, b.subarray(0, 12));
+  d.setAAD(Buffer.from(kid));
+  d.setAuthTag(b.subarray(12, 28));
+  return JSON.parse(Buffer.concat([d.update(b.subarray(28)), d.final()]).toString('utf8')) as JWK;
+}
 
 export type SigningAlg = 'ES256' | 'EdDSA';
 export const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA'];
@@ -25,7 +48,9 @@ export interface StoredKey {
   /** The public key is published until this time (the last credential it signed expires). */
   publish_until?: string;
   public_jwk: JWK;
-  private_jwk: JWK;
+  /** The private JWK; in memory only — on disk it is `private_sealed`. */
+  private_jwk?: JWK;
+  private_sealed?: string;
 }
 
 export interface SigningKey {
@@ -56,6 +81,7 @@ export class KeyRing {
   private constructor(
     private readonly file: string | null,
     private keys: StoredKey[],
+    private readonly sealKey: Buffer | null = null,
   ) {}
 
   /** Opens (creating on first use) the key file under `<dataDir>/keys/`. */
@@ -63,13 +89,23 @@ export class KeyRing {
     const dir = path.join(dataDir, 'keys');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'identity.json');
+    const sk = sealingKey(dataDir);
     let keys: StoredKey[] = [];
     try {
       keys = JSON.parse(fs.readFileSync(file, 'utf8')).keys as StoredKey[];
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const ring = new KeyRing(file, keys);
+    for (const k of keys) {
+      if (k.private_sealed && !k.private_jwk) {
+        try {
+          k.private_jwk = unseal(sk, k.private_sealed, k.kid);
+        } catch {
+          throw new Error(`${file}: the signing key ${k.kid} cannot be unsealed with this tenant's root key / 署名鍵を復号できません`);
+        }
+      }
+    }
+    const ring = new KeyRing(file, keys, sk);
     let changed = false;
     for (const alg of SIGNING_ALGS) {
       if (!keys.some((k) => k.alg === alg && !k.retired_at)) {
@@ -90,9 +126,12 @@ export class KeyRing {
   }
 
   private save(): void {
-    if (!this.file) return;
+    if (!this.file || !this.sealKey) return;
+    const sk = this.sealKey;
+    const onDisk = this.keys.map(({ private_jwk, ...k }) => ({ ...k, ...(private_jwk ? { private_sealed: k.private_sealed ?? seal(sk, private_jwk, k.kid) } : {}) }));
+    for (const k of this.keys) k.private_sealed ??= onDisk.find((d) => d.kid === k.kid)!.private_sealed;
     const tmp = `${this.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ keys: this.keys }, null, 2) + '\n', { mode: 0o600 });
+    fs.writeFileSync(tmp, JSON.stringify({ keys: onDisk }, null, 2) + '\n', { mode: 0o600 });
     fs.renameSync(tmp, this.file);
   }
 
@@ -100,7 +139,7 @@ export class KeyRing {
     this.active.clear();
     for (const k of this.keys) {
       if (k.retired_at) continue;
-      this.active.set(k.alg, { kid: k.kid, alg: k.alg, publicJwk: k.public_jwk, privateKey: (await importJWK(k.private_jwk, k.alg)) as CryptoKey });
+      this.active.set(k.alg, { kid: k.kid, alg: k.alg, publicJwk: k.public_jwk, privateKey: (await importJWK(k.private_jwk!, k.alg)) as CryptoKey });
     }
   }
 
@@ -133,6 +172,9 @@ export class KeyRing {
     if (old) {
       old.retired_at = now.toISOString();
       old.publish_until = lastExpiry && lastExpiry > old.retired_at ? lastExpiry : old.retired_at;
+      // A retired key never signs again: its private half is destroyed.
+      delete old.private_jwk;
+      delete old.private_sealed;
     }
     // Keys past their publication period are dropped for good.
     const t = now.toISOString();
