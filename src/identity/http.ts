@@ -187,7 +187,11 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
       }
     }
   } catch (e) {
-    if (e instanceof AuthError) return sendProblem(res, { status: e.code === 'invalid_credential' && oauth ? 400 : oauth && e.code === 'invalid_grant' ? 400 : 401, code: e.code, ja: e.ja, en: e.en }, oauth ? (OAUTH_CODES[e.code] ?? 'invalid_request') : undefined);
+    if (e instanceof AuthError) {
+      // RFC 6749 §5.2: a bad grant or request is 400; a bad token or proof is 401.
+      const status = oauth && (e.code === 'invalid_grant' || e.code === 'invalid_credential') ? 400 : 401;
+      return sendProblem(res, { status, code: e.code, ja: e.ja, en: e.en }, oauth ? (OAUTH_CODES[e.code] ?? 'invalid_request') : undefined);
+    }
     if (e instanceof HttpProblem) return sendProblem(res, e, oauth ? 'invalid_request' : undefined);
     throw e;
   }
