@@ -133,6 +133,21 @@ describe('identity end to end', () => {
     await assert.rejects((await Wallet.ephemeral()).obtain(o.uri), (e: any) => e.status === 400 && e.code === 'invalid_grant');
   });
 
+  test('an offer with a transaction code (PIN): wrong codes are refused, five of them void the offer', async () => {
+    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims({ ...TRAINED, employee_id: 'E1006' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    assert.match(o.txCode!, /^\d{6}$/);
+    assert.equal((o.offer as any).grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'].tx_code.length, 6);
+    const w = await Wallet.ephemeral();
+    await assert.rejects(w.obtain(o.uri), /transaction code/);
+    const wrong = o.txCode === '000000' ? '111111' : '000000';
+    await assert.rejects(w.obtain(o.uri, wrong), (e: any) => e.status === 400 && e.code === 'invalid_grant');
+    await w.obtain(o.uri, o.txCode);
+    const p = createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims({ ...TRAINED, employee_id: 'E1007' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const bad = p.txCode === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 5; i++) await assert.rejects(w.obtain(p.uri, bad));
+    await assert.rejects(w.obtain(p.uri, p.txCode), (e: any) => /Too many/.test(e.message));
+  });
+
   test('API keys are service principals: no training needed, key limits still apply', async () => {
     const ai = h.client(h.key({ level: 'L2' }));
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }).withResponse();

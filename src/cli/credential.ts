@@ -53,6 +53,7 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       training: { type: 'string', multiple: true },
       'ttl-days': { type: 'string' },
       'no-qr': { type: 'boolean' },
+      pin: { type: 'boolean' },
       json: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -80,11 +81,12 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         }
         const ttl = values['ttl-days'] ? Number(values['ttl-days']) : idc.credential_ttl_days;
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3650) throw new CliError({ ja: '--ttl-days は 1〜3650 です', en: '--ttl-days must be 1 to 3650' });
-        const o = createOffer(store, originOf(loaded), claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s });
+        const o = createOffer(store, originOf(loaded), claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
         if (values.json) {
-          io.out(JSON.stringify({ credential_id: o.credentialId, offer_uri: o.uri, offer: o.offer }));
+          io.out(JSON.stringify({ credential_id: o.credentialId, offer_uri: o.uri, offer: o.offer, ...(o.txCode ? { tx_code: o.txCode } : {}) }));
           return 0;
         }
+        if (o.txCode) io.err(label({ ja: `取引コード (本人に別の経路で伝えてください): ${o.txCode}`, en: `Transaction code (give it to the person over another channel): ${o.txCode}` }, lang));
         io.err(label({ ja: `資格情報 ${o.credentialId} (${claims.name}, ${claims.clearance}) の発行を申し出ました。ウォレットで QR コードを読むか、sekisho login --offer '<URI>' を実行してください (1 回限り):`, en: `Offered credential ${o.credentialId} (${claims.name}, ${claims.clearance}). Scan the QR code with a wallet, or run sekisho login --offer '<URI>' (single use):` }, lang));
         await printOffer(io, o.uri, !values['no-qr']);
         return 0;
@@ -95,7 +97,8 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         if (!row) throw new CliError({ ja: `資格情報 ${id ?? ''} はありません`, en: `No credential ${id ?? ''}` }, 1);
         if (row.revoked_at) throw new CliError({ ja: 'この資格情報は失効しています', en: 'This credential has been revoked' }, 1);
         if (row.issued_at) throw new CliError({ ja: 'この資格情報は発行済みです。新しく発行してください (credential issue)', en: 'This credential has already been issued; issue a new one (credential issue)' }, 1);
-        const o = offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s);
+        const o = offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s, new Date(), !!values.pin);
+        if (o.txCode) io.err(label({ ja: `取引コード (本人に別の経路で伝えてください): ${o.txCode}`, en: `Transaction code (give it to the person over another channel): ${o.txCode}` }, lang));
         await printOffer(io, o.uri, !values['no-qr'] && !values.json);
         return 0;
       }

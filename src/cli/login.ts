@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
 import { Wallet, HolderError } from '../identity/holder.js';
+import { parseOfferUri } from '../identity/index.js';
 import { defaultWalletFile } from './credential.js';
 import { CliError, cliLang, label } from './i18n.js';
 
@@ -20,6 +21,7 @@ export async function login(argv: string[], io: IO): Promise<number> {
       wallet: { type: 'string' },
       alg: { type: 'string' },
       qr: { type: 'boolean' },
+      pin: { type: 'string' },
     },
     strict: true,
   });
@@ -29,7 +31,8 @@ export async function login(argv: string[], io: IO): Promise<number> {
   try {
     let gateway = values.gateway ?? process.env.SEKISHO_GATEWAY;
     if (values.offer) {
-      await wallet.obtain(values.offer);
+      if (parseOfferUri(values.offer).txCodeRequired && !values.pin) throw new CliError({ ja: 'この申し出には別途伝えられた番号が必要です (--pin 123456)', en: 'This offer needs the code given to you separately (--pin 123456)' });
+      await wallet.obtain(values.offer, values.pin);
       io.err(label({ ja: '資格情報を受け取りました', en: 'Credential received' }, lang));
       gateway ??= wallet.data.credentials.at(-1)!.issuer;
     }

@@ -16,9 +16,9 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
                                                       経過を表示 (既定では送信しない) / show the checkpoint trace (no call unless --send)
   apikey create [--config FILE] --name NAME [--level L0] [--max-level L3]
   apikey list [--json] | apikey revoke ID|NAME        API キーの管理 / manage API keys
-  credential issue --name N --employee-id E [--department D] [--role R] --clearance L2 [--training ID:YYYY-MM-DD]…
+  credential issue --name N --employee-id E [--department D] [--role R] --clearance L2 [--training ID:YYYY-MM-DD]… [--pin]
   credential offer ID | revoke ID|EMPLOYEE_ID | list  資格情報の発行 (OpenID4VCI)・失効 / issue (OpenID4VCI), revoke credentials
-  login [--offer URI] [--gateway URL] [--wallet FILE] [--qr]
+  login [--offer URI [--pin CODE]] [--gateway URL] [--wallet FILE] [--qr]
                                                       資格情報を提示してセッション取得 / present a credential, get a session token
   policy test [--pack P|--all] | policy explain --level L [--clearance L] [--training ID]… [--model M]
                                                       Cedar 規程の例の実行・判定理由 / run policy examples, explain a decision

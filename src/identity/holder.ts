@@ -104,15 +104,16 @@ export class Wallet {
   }
 
   /** OpenID4VCI pre-authorized code flow. Returns the SD-JWT VC and keeps it. */
-  async obtain(offerUri: string): Promise<string> {
+  async obtain(offerUri: string, txCode?: string): Promise<string> {
     const offer = parseOfferUri(offerUri);
+    if (offer.txCodeRequired && !txCode) throw new Error('this offer needs the transaction code (PIN) given to you separately');
     const issuer = offer.credential_issuer.replace(/\/+$/, '');
     const meta = await call(`${issuer}/.well-known/openid-credential-issuer`, { method: 'GET' });
     const as = await call(`${issuer}/.well-known/oauth-authorization-server`, { method: 'GET' });
     const tok = await call(String(as.token_endpoint), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': offer.code }).toString(),
+      body: new URLSearchParams({ grant_type: PRE_AUTH_GRANT, 'pre-authorized_code': offer.code, ...(txCode ? { tx_code: txCode } : {}) }).toString(),
     });
     const { c_nonce } = await call(String(meta.nonce_endpoint), { method: 'POST' });
     const proof = await new CompactSign(Buffer.from(JSON.stringify({ aud: issuer, iat: Math.floor(Date.now() / 1000), nonce: c_nonce })))

@@ -62,10 +62,12 @@ export interface CreatedOffer {
   credentialId: string;
   offer: Record<string, unknown>;
   uri: string;
+  /** The PIN, when the offer requires one (given to the person over another channel). */
+  txCode?: string;
 }
 
 /** Records a credential to be issued and a single-use pre-authorized code for it. */
-export function createOffer(store: Store, origin: string, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date }): CreatedOffer {
+export function createOffer(store: Store, origin: string, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date; txCode?: boolean }): CreatedOffer {
   const now = o.now ?? new Date();
   let idx = 0;
   for (let i = 0; i < 64; i++) {
@@ -87,12 +89,15 @@ export function createOffer(store: Store, origin: string, claims: StaffClaims, o
     revoked_at: null,
   };
   store.identity.insertCredential(row);
-  return { credentialId, ...offerFor(store, origin, credentialId, o.offerTtlS, now) };
+  return { credentialId, ...offerFor(store, origin, credentialId, o.offerTtlS, now, o.txCode) };
 }
 
 /** A fresh single-use offer for a recorded credential (`sekisho credential offer`). */
-export function offerFor(store: Store, origin: string, credentialId: string, offerTtlS: number, now = new Date()): { offer: Record<string, unknown>; uri: string } {
+export function offerFor(store: Store, origin: string, credentialId: string, offerTtlS: number, now = new Date(), txCode = false): { offer: Record<string, unknown>; uri: string; txCode?: string } {
   const code = crypto.randomBytes(32).toString('base64url');
+  // §4.1.1 tx_code: a PIN given to the person over another channel, so that an intercepted
+  // offer (a photographed QR code) alone cannot obtain the credential. 5 wrong tries burn it.
+  const pin = txCode ? String(crypto.randomInt(1_000_000)).padStart(6, '0') : undefined;
   store.identity.insertOffer({
     id: crypto.randomBytes(8).toString('hex'),
     credential_id: credentialId,
@@ -102,22 +107,26 @@ export function offerFor(store: Store, origin: string, credentialId: string, off
     access_hash: null,
     access_expires_at: null,
     issued_at: null,
+    tx_code_hash: pin ? sha(pin) : null,
   });
-  const offer = { credential_issuer: origin, credential_configuration_ids: [CONFIG_ID], grants: { [PRE_AUTH_GRANT]: { 'pre-authorized_code': code } } };
-  return { offer, uri: `openid-credential-offer://?credential_offer=${encodeURIComponent(JSON.stringify(offer))}` };
+  const grant: Record<string, unknown> = { 'pre-authorized_code': code };
+  if (pin) grant.tx_code = { input_mode: 'numeric', length: 6, description: '発行担当者から別途伝えられた 6 桁の番号 / the 6-digit code given to you separately' };
+  const offer = { credential_issuer: origin, credential_configuration_ids: [CONFIG_ID], grants: { [PRE_AUTH_GRANT]: grant } };
+  return { offer, uri: `openid-credential-offer://?credential_offer=${encodeURIComponent(JSON.stringify(offer))}`, ...(pin ? { txCode: pin } : {}) };
 }
 
 /** Parses `openid-credential-offer://?credential_offer=…` (or the JSON itself). */
-export function parseOfferUri(uri: string): { credential_issuer: string; code: string } {
+export function parseOfferUri(uri: string): { credential_issuer: string; code: string; txCodeRequired: boolean } {
   let json = uri;
   if (!uri.trim().startsWith('{')) {
     const u = new URL(uri.trim());
     json = u.searchParams.get('credential_offer') ?? '';
   }
-  const o = JSON.parse(json) as { credential_issuer?: unknown; grants?: Record<string, { 'pre-authorized_code'?: unknown }> };
-  const code = o.grants?.[PRE_AUTH_GRANT]?.['pre-authorized_code'];
+  const o = JSON.parse(json) as { credential_issuer?: unknown; grants?: Record<string, { 'pre-authorized_code'?: unknown; tx_code?: unknown }> };
+  const g = o.grants?.[PRE_AUTH_GRANT];
+  const code = g?.['pre-authorized_code'];
   if (typeof o.credential_issuer !== 'string' || typeof code !== 'string') throw new Error('not a pre-authorized credential offer');
-  return { credential_issuer: o.credential_issuer, code };
+  return { credential_issuer: o.credential_issuer, code, txCodeRequired: g?.tx_code !== undefined };
 }
 
 const grantErr = (ja: string, en: string) => new AuthError('invalid_grant', ja, en);
@@ -189,6 +198,14 @@ export class VciIssuer {
     if (!offer) throw grantErr('事前認可コードが正しくありません', 'Invalid pre-authorized code');
     if (offer.redeemed_at) throw grantErr('この事前認可コードは使用済みです', 'This pre-authorized code has already been used');
     if (offer.expires_at <= nowIso) throw grantErr('この事前認可コードは期限切れです', 'This pre-authorized code has expired');
+    if (offer.tx_code_hash) {
+      const given = sha(form.get('tx_code') ?? '');
+      if ((offer.tx_attempts ?? 0) >= 5) throw grantErr('取引コードの誤りが多すぎたため、この申し出は無効です。再発行を依頼してください', 'Too many wrong transaction codes: this offer is void; ask for a new one');
+      if (!crypto.timingSafeEqual(given, offer.tx_code_hash)) {
+        this.d.store.identity.txCodeFailed(offer.id);
+        throw grantErr('取引コード (tx_code) が正しくありません', 'The transaction code (tx_code) is wrong');
+      }
+    }
     const cred = this.d.store.identity.credential(offer.credential_id);
     if (!cred || cred.revoked_at) throw grantErr('この資格情報は失効しています', 'This credential has been revoked');
     const access = crypto.randomBytes(32).toString('base64url');

@@ -63,6 +63,9 @@ export interface OfferRow {
   access_hash: Buffer | null;
   access_expires_at: string | null;
   issued_at: string | null;
+  /** SHA-256 of the transaction code (PIN) the holder must also give, when the offer has one. */
+  tx_code_hash: Buffer | null;
+  tx_attempts?: number;
 }
 
 export interface Store {
@@ -84,6 +87,8 @@ export interface Store {
     /** Single use: false when the offer was already redeemed. */
     redeemOffer(id: string, at: string, accessHash: Buffer, accessExpires: string): boolean;
     markOfferIssued(id: string, at: string): boolean;
+    /** Counts a wrong transaction code; returns the number of failures so far. */
+    txCodeFailed(id: string): number;
   };
   apiKeys: {
     insert(row: ApiKeyRow): void;

@@ -58,7 +58,9 @@ const MIGRATIONS: string[] = [
      redeemed_at TEXT,
      access_hash BLOB UNIQUE,
      access_expires_at TEXT,
-     issued_at TEXT
+     issued_at TEXT,
+     tx_code_hash BLOB,
+     tx_attempts INTEGER NOT NULL DEFAULT 0
    );`,
 ];
 
@@ -116,11 +118,12 @@ export function openSqliteStore(file: string): Store {
   const markIssued = db.prepare('UPDATE identity_credentials SET issued_at = ?, kid = ? WHERE id = ?');
   const lastExpiry = db.prepare('SELECT max(expires_at) AS m FROM identity_credentials WHERE kid = ? AND revoked_at IS NULL');
   const insOffer = db.prepare(
-    'INSERT INTO identity_offers (id, credential_id, code_hash, expires_at, redeemed_at, access_hash, access_expires_at, issued_at) VALUES (@id, @credential_id, @code_hash, @expires_at, @redeemed_at, @access_hash, @access_expires_at, @issued_at)',
+    'INSERT INTO identity_offers (id, credential_id, code_hash, expires_at, redeemed_at, access_hash, access_expires_at, issued_at, tx_code_hash) VALUES (@id, @credential_id, @code_hash, @expires_at, @redeemed_at, @access_hash, @access_expires_at, @issued_at, @tx_code_hash)',
   );
   const offerByCode = db.prepare('SELECT * FROM identity_offers WHERE code_hash = ?');
   const offerByAccess = db.prepare('SELECT * FROM identity_offers WHERE access_hash = ?');
   const redeemOffer = db.prepare('UPDATE identity_offers SET redeemed_at = ?, access_hash = ?, access_expires_at = ? WHERE id = ? AND redeemed_at IS NULL');
+  const txFailed = db.prepare('UPDATE identity_offers SET tx_attempts = tx_attempts + 1 WHERE id = ? RETURNING tx_attempts');
   const offerIssued = db.prepare('UPDATE identity_offers SET issued_at = ? WHERE id = ? AND issued_at IS NULL');
 
   return {
@@ -139,6 +142,7 @@ export function openSqliteStore(file: string): Store {
       offerByAccessHash: (h: Buffer) => offerByAccess.get(h) as OfferRow | undefined,
       redeemOffer: (id: string, at: string, accessHash: Buffer, accessExpires: string) => redeemOffer.run(at, accessHash, accessExpires, id).changes === 1,
       markOfferIssued: (id: string, at: string) => offerIssued.run(at, id).changes === 1,
+      txCodeFailed: (id: string) => (txFailed.get(id) as { tx_attempts: number } | undefined)?.tx_attempts ?? 0,
     },
     apiKeys: {
       insert: (row: ApiKeyRow) => void insKey.run(row),
