@@ -75,16 +75,15 @@ const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), config
 const wallet = await Wallet.ephemeral();
 const o = createOffer(store, svc.origin, validateClaims({ name: 'Bench', employee_id: 'B1', clearance: 'L3', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] }), { credentialTtlDays: 30, offerTtlS: 600 });
 const sdJwt = await svc.vci.issue(store.identity.credential(o.credentialId)!, wallet.publicJwk as never, Date.now());
-const vps: { vp: string; state: string }[] = [];
+const vps: string[] = [];
 for (let i = 0; i < 300; i++) {
   const { request } = svc.verifier.createRequest();
-  const p = await wallet.presentation(request, sdJwt);
-  vps.push({ vp: p.vp_token, state: p.state });
+  vps.push((await wallet.presentation(request, sdJwt)).response!);
 }
 const tokens: string[] = [];
 results.push(
-  await measureAsync('presentation → session (verify SD-JWT VC + KB-JWT + status, once per session)', vps.length, async (i) => {
-    tokens.push((await svc.presentationToSession(vps[i]!.vp, vps[i]!.state)).session_token);
+  await measureAsync('presentation → session (decrypt direct_post.jwt, verify SD-JWT VC + KB-JWT + status; once per session)', vps.length, async (i) => {
+    tokens.push((await svc.presentationToSession(undefined, undefined, vps[i]!)).session_token);
   }),
 );
 const headers = tokens.map((t) => `Bearer ${t}`);

@@ -236,6 +236,25 @@ describe('bad input → 401 with a precise reason, never a session', () => {
     assert.throws(() => f.svc.authenticate(undefined), (e: any) => e.code === 'missing_credential');
   });
 
+  test('encrypted responses (direct_post.jwt): accepted; a plain answer to an encrypted request or a tampered JWE are refused', async () => {
+    const enc = new IdentityService({ store: f.store, keys: f.svc.keys, config: Identity.parse({}), origin: 'https://sekisho.example.jp', now: () => f.clock.now });
+    const { sdJwt } = await f.issue(wallet.publicJwk as never);
+    let { request } = enc.verifier.createRequest();
+    assert.equal(request.response_mode, 'direct_post.jwt');
+    let p = await wallet.presentation(request, sdJwt, { iat: Math.floor(f.clock.now / 1000) });
+    assert.match((await enc.presentationToSession(undefined, undefined, p.response!)).session_token, /^sks_/);
+    ({ request } = enc.verifier.createRequest());
+    p = await wallet.presentation(request, sdJwt, { iat: Math.floor(f.clock.now / 1000) });
+    await assert.rejects(enc.presentationToSession(p.vp_token, p.state), (e: any) => e.code === 'malformed_presentation' && /encrypted/.test(e.en));
+    ({ request } = enc.verifier.createRequest());
+    p = await wallet.presentation(request, sdJwt, { iat: Math.floor(f.clock.now / 1000) });
+    const parts = p.response!.split('.');
+    parts[3] = Buffer.from('tampered').toString('base64url') + parts[3]!.slice(11);
+    await assert.rejects(enc.presentationToSession(undefined, undefined, parts.join('.')), (e: any) => e.code === 'malformed_presentation');
+    await assert.rejects(enc.presentationToSession(undefined, undefined, 'a.b.c.d.e'), (e: any) => e.code === 'malformed_presentation');
+    enc.close();
+  });
+
   test('malformed vp_token and oversized presentations', async () => {
     await refused(f.svc.presentationToSession('{"staff":[1]}', undefined), 'malformed_presentation');
     await refused(f.svc.presentationToSession(JSON.stringify({ staff: ['a'.repeat(70_000)] }), undefined), 'malformed_presentation');

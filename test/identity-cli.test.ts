@@ -91,9 +91,17 @@ describe('identity CLI', () => {
     });
     // The wallet app reads the request by value from the QR code's URI.
     const q = new URL(uri).searchParams;
-    const request = { client_id: q.get('client_id'), nonce: q.get('nonce'), state: q.get('state'), response_uri: q.get('response_uri'), dcql_query: JSON.parse(q.get('dcql_query')!) };
-    const { vp_token, state } = await phone.presentation(request);
-    await postResponse(String(request.response_uri), vp_token, state);
+    const request = {
+      client_id: q.get('client_id'),
+      nonce: q.get('nonce'),
+      state: q.get('state'),
+      response_uri: q.get('response_uri'),
+      response_mode: q.get('response_mode'),
+      dcql_query: JSON.parse(q.get('dcql_query')!),
+      client_metadata: JSON.parse(q.get('client_metadata')!),
+    };
+    const { vp_token, state, response } = await phone.presentation(request);
+    await postResponse(String(request.response_uri), vp_token, state, response);
     const code = await new Promise((resolve) => child.on('close', resolve));
     assert.equal(code, 0, err);
     assert.match(out.trim(), /^sks_/);

@@ -100,7 +100,9 @@ describe('identity HTTP endpoints', () => {
     r = await fetch(`${h.gw.url}/oid4vp/response`);
     assert.equal(r.status, 405);
     const req = await (await post('/oid4vp/request', '')).json();
-    assert.equal(req.request.response_mode, 'direct_post');
+    assert.equal(req.request.response_mode, 'direct_post.jwt');
+    assert.equal(req.request.client_metadata.jwks.keys[0].crv, 'P-256');
+    assert.equal(req.request.client_metadata.jwks.keys[0].d, undefined);
     assert.equal(req.request.dcql_query.credentials[0].format, 'dc+sd-jwt');
     assert.match(req.uri, /^openid4vp:\/\/\?client_id=redirect_uri%3A/);
     const byRef = await (await fetch(req.request_uri)).json();
@@ -128,8 +130,10 @@ describe('cross-device presentation', () => {
     const started = await (await fetch(`${h.gw.url}/oid4vp/request`, { method: 'POST' })).json();
     const pick = () => fetch(`${h.gw.url}/oid4vp/session`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `transaction_id=${started.transaction_id}` });
     assert.equal((await pick()).status, 202);
-    const { vp_token, state } = await phone.presentation(started.request);
-    await postResponse(started.request.response_uri, vp_token, state);
+    assert.equal(started.request.response_mode, 'direct_post.jwt');
+    const { vp_token, state, response } = await phone.presentation(started.request);
+    assert.match(response!, /^ey[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWE (ECDH-ES: empty encrypted key)');
+    await postResponse(started.request.response_uri, vp_token, state, response);
     const r = await pick();
     assert.equal(r.status, 200);
     const s = await r.json();

@@ -83,6 +83,10 @@ export const Identity = z
     credential_ttl_days: z.number().int().min(1).max(3650).default(365),
     offer_ttl_s: z.number().int().min(60).max(30 * 86_400).default(7 * 86_400).describe('how long a credential offer may be redeemed'),
     signing_alg: z.enum(['ES256', 'EdDSA']).default('ES256').describe('algorithm of issued credentials (ES256 is the HAIP minimum)'),
+    vp_response_mode: z
+      .enum(['direct_post.jwt', 'direct_post'])
+      .default('direct_post.jwt')
+      .describe('OpenID4VP response mode: direct_post.jwt (encrypted to a per-request key, as HAIP requires) or plain direct_post'),
     trusted_issuers: z.array(TrustedIssuer).max(64).default([]).describe('other issuers whose credentials open sessions (the tenant itself is always trusted)'),
   })
   .strict();
@@ -213,6 +217,7 @@ export const Config = z
       credential_ttl_days: 365,
       offer_ttl_s: 7 * 86_400,
       signing_alg: 'ES256',
+      vp_response_mode: 'direct_post.jwt',
       trusted_issuers: [],
     }),
     inspect: Inspect.default({

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CompactSign, exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
+import { CompactEncrypt, CompactSign, exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
 import { addKeyBinding, selectDisclosures } from './sdjwt.js';
 import { claimNamesFor, parseDcql } from './dcql.js';
 import { parseOfferUri, PROOF_TYP, CONFIG_ID, PRE_AUTH_GRANT } from './vci.js';
@@ -131,7 +131,7 @@ export class Wallet {
   }
 
   /** Builds a presentation for an OpenID4VP request: only the claims DCQL asks for, key-bound. */
-  async presentation(request: Record<string, unknown>, sdJwt?: string, opts: { aud?: string; iat?: number } = {}): Promise<{ vp_token: string; state: string }> {
+  async presentation(request: Record<string, unknown>, sdJwt?: string, opts: { aud?: string; iat?: number } = {}): Promise<{ vp_token: string; state: string; response?: string }> {
     const dcql = parseDcql(request.dcql_query);
     const q = dcql.credentials[0]!;
     const cred = sdJwt ?? this.data.credentials.at(-1)?.sd_jwt;
@@ -139,25 +139,37 @@ export class Wallet {
     const names = new Set(claimNamesFor(q));
     const selected = selectDisclosures(cred, (name) => (name === null ? names.has('trainings') : names.has(name)));
     const vp = await addKeyBinding({ sdJwt: selected, holderKey: this.key, alg: this.alg, aud: opts.aud ?? String(request.client_id), nonce: String(request.nonce), ...(opts.iat !== undefined ? { iat: opts.iat } : {}) });
-    return { vp_token: JSON.stringify({ [q.id]: [vp] }), state: String(request.state) };
+    const vp_token = JSON.stringify({ [q.id]: [vp] });
+    const state = String(request.state);
+    if (request.response_mode !== 'direct_post.jwt') return { vp_token, state };
+    // OpenID4VP §8.3: encrypt {vp_token, state} to the verifier's key from client_metadata.
+    const meta = request.client_metadata as { jwks?: { keys?: JWK[] }; encrypted_response_enc_values_supported?: string[] } | undefined;
+    const key = meta?.jwks?.keys?.find((k) => k.kty === 'EC' && k.crv === 'P-256');
+    if (!key) throw new Error('the request asks for an encrypted response but names no P-256 key');
+    const enc = meta?.encrypted_response_enc_values_supported?.includes('A128GCM') !== false ? 'A128GCM' : 'A256GCM';
+    const response = await new CompactEncrypt(Buffer.from(JSON.stringify({ vp_token: JSON.parse(vp_token), state })))
+      .setProtectedHeader({ alg: 'ECDH-ES', enc, ...(key.kid ? { kid: key.kid } : {}) })
+      .encrypt(await importJWK(key, 'ECDH-ES'));
+    return { vp_token, state, response };
   }
 
   /** OpenID4VP direct_post against a Sekisho gateway → session token. */
   async login(gateway: string): Promise<{ session_token: string; expires_in: number; principal: unknown }> {
     const base = gateway.replace(/\/+$/, '');
     const { request } = (await call(`${base}/oid4vp/request`, { method: 'POST' })) as { request: Record<string, unknown> };
-    const { vp_token, state } = await this.presentation(request);
-    const res = await postResponse(String(request.response_uri), vp_token, state);
+    const { vp_token, state, response } = await this.presentation(request);
+    const res = await postResponse(String(request.response_uri), vp_token, state, response);
     this.data.session = { gateway: base, token: String(res.session_token), expires_at: new Date(Date.now() + Number(res.expires_in) * 1000).toISOString() };
     this.save();
     return res as { session_token: string; expires_in: number; principal: unknown };
   }
 }
 
-export function postResponse(responseUri: string, vpToken: string, state: string): Promise<Record<string, unknown>> {
+/** direct_post (vp_token, state) or, when `response` is given, direct_post.jwt (the JWE only). */
+export function postResponse(responseUri: string, vpToken: string, state: string, response?: string): Promise<Record<string, unknown>> {
   return call(responseUri, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ vp_token: vpToken, state }).toString(),
+    body: new URLSearchParams(response ? { response } : { vp_token: vpToken, state }).toString(),
   });
 }

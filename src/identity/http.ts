@@ -169,6 +169,8 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
       case '/oid4vp/response': {
         expect('POST');
         const f = form(await readBody(req));
+        const enc = f.get('response');
+        if (enc) return send(res, 200, await svc.presentationToSession(undefined, undefined, enc));
         const vp = f.get('vp_token');
         if (!vp) throw new AuthError('malformed_presentation', 'vp_token がありません', 'No vp_token');
         return send(res, 200, await svc.presentationToSession(vp, f.get('state') ?? undefined));

@@ -74,7 +74,15 @@ export class IdentityService {
     this.status = new StatusListCache((uri) => this.statusSource(uri), c.status_refresh_s * 1000, this.now);
     const alg: SigningAlg = c.signing_alg;
     this.vci = new VciIssuer({ store: o.store, keys: o.keys, origin: () => this.origin, did: () => this.did, alg, skewS: c.clock_skew_s, now: this.now });
-    this.verifier = new Verifier({ origin: () => this.origin, vct: () => vctFor(this.origin), skewS: c.clock_skew_s, now: this.now, issuer: (iss) => this.issuer(iss), status: this.status });
+    this.verifier = new Verifier({
+      origin: () => this.origin,
+      vct: () => vctFor(this.origin),
+      skewS: c.clock_skew_s,
+      now: this.now,
+      issuer: (iss) => this.issuer(iss),
+      status: this.status,
+      responseMode: c.vp_response_mode,
+    });
   }
 
   get origin(): string {
@@ -165,8 +173,8 @@ export class IdentityService {
   }
 
   /** Verify a direct_post presentation and open a session. */
-  async presentationToSession(vpToken: unknown, state: string | undefined): Promise<SessionResult> {
-    const v = await this.verifier.respond(vpToken, state);
+  async presentationToSession(vpToken: unknown, state: string | undefined, encrypted?: string): Promise<SessionResult> {
+    const v = encrypted !== undefined ? await this.verifier.respondEncrypted(encrypted) : await this.verifier.respond(vpToken, state);
     const principal = personFromClaims(v.credentialId, v.claims);
     const s = this.sessions.create(principal, v.credentialId, v.status, v.exp * 1000);
     const result: SessionResult = {

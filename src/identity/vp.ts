@@ -8,8 +8,14 @@
  *                          → a session token (401 with a precise reason otherwise)
  *
  * Each nonce answers one request once: a replayed presentation finds its nonce used.
+ *
+ * Response mode `direct_post.jwt` (§8.3, required by HAIP, the default): the request carries
+ * an ephemeral ECDH-ES P-256 key in `client_metadata.jwks`; the wallet posts
+ * `response=<JWE>` whose payload holds `vp_token` and `state`. A request made for an encrypted
+ * response refuses a plain one (no downgrade).
  */
 import crypto from 'node:crypto';
+import { compactDecrypt, decodeProtectedHeader, type JWK } from 'jose';
 import { AuthError } from './errors.js';
 import { kbNonceOf, verifyPresentation, type IssuerKeys, type VerifiedCredential } from './credential.js';
 import { satisfiedSet, staffQuery, type DcqlQuery } from './dcql.js';
@@ -24,6 +30,8 @@ export interface PendingRequest {
   clientId: string;
   dcql: DcqlQuery;
   expMs: number;
+  /** direct_post.jwt: the ephemeral key the response is encrypted to. */
+  enc?: { kid: string; privateKey: crypto.KeyObject; publicJwk: JWK };
 }
 
 export interface VerifierDeps {
@@ -34,13 +42,17 @@ export interface VerifierDeps {
   issuer(iss: string): IssuerKeys | undefined;
   status: StatusListCache;
   requestTtlMs?: number;
+  responseMode?: 'direct_post' | 'direct_post.jwt';
 }
+
+export const ENC_VALUES = ['A128GCM', 'A256GCM'];
 
 const MAX_PENDING = 50_000;
 
 export class Verifier {
   private pending = new Map<string, PendingRequest>(); // nonce → request
   private byId = new Map<string, PendingRequest>();
+  private byKid = new Map<string, PendingRequest>();
   private used = new Map<string, number>(); // nonce → when it may be forgotten
 
   constructor(private readonly d: VerifierDeps) {}
@@ -63,6 +75,12 @@ export class Verifier {
       dcql: staffQuery(this.d.vct()),
       expMs: this.d.now() + (this.d.requestTtlMs ?? 300_000),
     };
+    if ((this.d.responseMode ?? 'direct_post.jwt') === 'direct_post.jwt') {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const kid = crypto.randomBytes(12).toString('base64url');
+      r.enc = { kid, privateKey, publicJwk: { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, use: 'enc', alg: 'ECDH-ES' } };
+      this.byKid.set(kid, r);
+    }
     this.pending.set(r.nonce, r);
     this.byId.set(r.id, r);
     const request = this.requestObject(r);
@@ -79,16 +97,38 @@ export class Verifier {
     return {
       client_id: r.clientId,
       response_type: 'vp_token',
-      response_mode: 'direct_post',
+      response_mode: r.enc ? 'direct_post.jwt' : 'direct_post',
       response_uri: `${this.d.origin()}/oid4vp/response`,
       nonce: r.nonce,
       state: r.state,
       dcql_query: r.dcql,
+      ...(r.enc ? { client_metadata: { jwks: { keys: [r.enc.publicJwk] }, encrypted_response_enc_values_supported: ENC_VALUES, vp_formats_supported: { 'dc+sd-jwt': { 'sd-jwt_alg_values': ['ES256', 'EdDSA'], 'kb-jwt_alg_values': ['ES256', 'EdDSA'] } } } } : {}),
     };
   }
 
   /** Verifies a direct_post response; returns the verified credential for the session. */
-  async respond(vpToken: unknown, state: string | undefined): Promise<VerifiedCredential & { txHash: string }> {
+  /** direct_post.jwt: decrypts `response` with the request's key, then verifies as below. */
+  async respondEncrypted(jwe: string): Promise<VerifiedCredential & { txHash: string }> {
+    if (typeof jwe !== 'string' || jwe.length > 200_000 || jwe.split('.').length !== 5) throw malformed();
+    let kid: unknown;
+    try {
+      kid = decodeProtectedHeader(jwe).kid;
+    } catch {
+      throw malformed();
+    }
+    const req = typeof kid === 'string' ? this.byKid.get(kid) : undefined;
+    if (!req?.enc) throw new AuthError('unknown_request', '暗号化された応答に対応する要求がないか、期限切れです', 'No pending request matches the encrypted response, or it has expired');
+    let payload: Record<string, unknown>;
+    try {
+      const out = await compactDecrypt(jwe, req.enc.privateKey, { keyManagementAlgorithms: ['ECDH-ES'], contentEncryptionAlgorithms: ENC_VALUES });
+      payload = JSON.parse(Buffer.from(out.plaintext).toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new AuthError('malformed_presentation', '暗号化された応答を復号できません', 'The encrypted response cannot be decrypted');
+    }
+    return this.respond(payload.vp_token, typeof payload.state === 'string' ? payload.state : undefined, req);
+  }
+
+  async respond(vpToken: unknown, state: string | undefined, decryptedFor?: PendingRequest): Promise<VerifiedCredential & { txHash: string }> {
     let tok = vpToken;
     if (typeof tok === 'string' && tok.startsWith('{')) {
       try {
@@ -114,6 +154,11 @@ export class Verifier {
     // Single use from here on, whatever the outcome.
     this.pending.delete(nonce);
     this.byId.delete(req.id);
+    if (req.enc) this.byKid.delete(req.enc.kid);
+    if (req.enc && decryptedFor !== req) {
+      this.used.set(nonce, req.expMs + 600_000);
+      throw new AuthError('malformed_presentation', 'この要求への応答は暗号化 (direct_post.jwt) が必要です', 'The response to this request must be encrypted (direct_post.jwt)');
+    }
     this.used.set(nonce, req.expMs + 600_000);
     if (state !== undefined && state !== req.state) throw new AuthError('unknown_request', 'state が要求と一致しません', 'The state does not match the request');
 
@@ -135,7 +180,14 @@ export class Verifier {
   private prune(): void {
     const t = this.d.now();
     if (this.used.size > 0) for (const [n, until] of this.used) if (until <= t) this.used.delete(n);
-    if (this.pending.size > 1000) for (const [n, r] of this.pending) if (r.expMs <= t) (this.pending.delete(n), this.byId.delete(r.id));
+    if (this.pending.size > 1000) {
+      for (const [n, r] of this.pending) {
+        if (r.expMs > t) continue;
+        this.pending.delete(n);
+        this.byId.delete(r.id);
+        if (r.enc) this.byKid.delete(r.enc.kid);
+      }
+    }
   }
 }
 

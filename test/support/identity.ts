@@ -34,7 +34,7 @@ export async function identityFixture(config: Record<string, unknown> = {}): Pro
   const dir = tmpDir('sekisho-id-');
   const store = openSqliteStore(path.join(dir, 'db.sqlite'));
   const clock = { now: Date.now() };
-  const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), config: Identity.parse(config), origin: ORIGIN, now: () => clock.now });
+  const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), config: Identity.parse({ vp_response_mode: 'direct_post', ...config }), origin: ORIGIN, now: () => clock.now });
   return {
     svc,
     store,
