@@ -220,6 +220,8 @@ export class VciIssuer {
   nonce(): { c_nonce: string } {
     const t = this.d.now();
     if (this.nonces.size > 10_000) for (const [n, exp] of this.nonces) if (exp <= t) this.nonces.delete(n);
+    // Unauthenticated endpoint: bounded, so a flood cannot grow memory without limit.
+    if (this.nonces.size >= 100_000) throw new AuthError('invalid_proof', 'nonce の発行が多すぎます。しばらくしてから再試行してください', 'Too many nonces outstanding; try again later');
     const n = crypto.randomBytes(24).toString('base64url');
     this.nonces.set(n, t + 300_000);
     return { c_nonce: n };
