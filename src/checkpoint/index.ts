@@ -8,7 +8,7 @@
  */
 import type { Endpoint } from '../backends/types.js';
 import type { Principal } from '../identity/index.js';
-import { AuthError } from '../identity/index.js';
+import { AuthError, attrsOf } from '../identity/index.js';
 import { levelIndex, parseLevel, type Decision, type LevelName, type Policy, type Reason } from '../policy/index.js';
 import type { Router } from '../routing/index.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -148,7 +148,7 @@ export class Checkpoint {
    */
   private inspect(principal: Principal, req: CheckpointRequest, parsed: ParsedBody): Inspection {
     let level = principal.defaultLevel;
-    const reasons: Reason[] = [{ code: 'key_default_level', ja: `API キーの既定レベル ${level}`, en: `the API key's default level ${level}` }];
+    const reasons: Reason[] = [{ code: 'key_default_level', ja: `API キー・資格の既定レベル ${level}`, en: `the API key's (or session's) default level ${level}` }];
     if (req.requestedLevel !== undefined) {
       const asked = parseLevel(req.requestedLevel);
       if (!asked) {
@@ -180,18 +180,21 @@ export class Checkpoint {
 
   /** decide: policy over (principal, level, flags, candidates). A block ends the request here. */
   private decide(principal: Principal, inspection: Inspection, route: ModelRoute): Decision {
+    const attrs = attrsOf(principal);
     const decision = this.d.policy.decide({
       level: inspection.level,
       levelReasons: inspection.reasons,
       flags: inspection.flags,
       principalMax: principal.maxLevel,
       candidates: route.candidates.map((c) => c.id),
+      principal: { hash: principal.attrHash ?? `${attrs.kind}:${attrs.clearance}`, ...attrs },
     });
     if (decision.action === 'block') {
       throw new CheckpointError(403, 'permission_error', decision.reason.code, decision.reason.ja, decision.reason.en, {
         level: decision.level,
         level_reasons: decision.levelReasons,
         excluded: decision.excluded,
+        ...(decision.reason.training ? { training: decision.reason.training } : {}),
       });
     }
     return decision;

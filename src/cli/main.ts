@@ -1,6 +1,7 @@
 /**
  * `sekisho` command line.
- *   serve | try | apikey create|list|revoke | config schema|check | inspect | mock-upstream
+ *   serve | try | apikey create|list|revoke | credential issue|offer|revoke|list | login |
+ *   policy test|explain | identity did|rotate-key | config schema|check | inspect | mock-upstream
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, jsonSchema } from '../config/index.js';
@@ -15,6 +16,13 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
                                                       経過を表示 (既定では送信しない) / show the checkpoint trace (no call unless --send)
   apikey create [--config FILE] --name NAME [--level L0] [--max-level L3]
   apikey list [--json] | apikey revoke ID|NAME        API キーの管理 / manage API keys
+  credential issue --name N --employee-id E [--department D] [--role R] --clearance L2 [--training ID:YYYY-MM-DD]… [--pin]
+  credential offer ID | revoke ID|EMPLOYEE_ID | list  資格情報の発行 (OpenID4VCI)・失効 / issue (OpenID4VCI), revoke credentials
+  login [--offer URI [--pin CODE]] [--gateway URL] [--wallet FILE] [--qr]
+                                                      資格情報を提示してセッション取得 / present a credential, get a session token
+  policy test [--pack P|--all] | policy explain --level L [--clearance L] [--training ID]… [--model M]
+                                                      Cedar 規程の例の実行・判定理由 / run policy examples, explain a decision
+  identity did | identity rotate-key [--alg ES256|EdDSA]  テナントの DID・署名鍵の更新 / tenant DIDs, signing key rotation
   config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
   inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
   inspect PATH... [--jsonl] [--progress]              ファイル・フォルダの一括スキャン (txt md csv jsonl docx pdf) / batch scan
@@ -37,6 +45,14 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./try.js')).tryCmd(rest, io);
     case 'apikey':
       return (await import('./apikey.js')).apikey(rest, io);
+    case 'credential':
+      return (await import('./credential.js')).credential(rest, io);
+    case 'login':
+      return (await import('./login.js')).login(rest, io);
+    case 'policy':
+      return (await import('./policy.js')).policy(rest, io);
+    case 'identity':
+      return (await import('./identity.js')).identity(rest, io);
     case 'config': {
       const [verb, ...more] = rest;
       if (verb === 'schema') {

@@ -48,6 +48,46 @@ export const Policy = z
   .object({
     levels: z.partialRecord(Level, LevelRule).default({}).describe('overrides of the default rule per level'),
     flags: z.record(z.string(), FlagRule).default({}).describe('flag → minimum level, or "block"'),
+    pack: z
+      .enum(['default', 'government', 'finance', 'healthcare'])
+      .default('default')
+      .describe('the Cedar policy pack deciding who may send which level to which backend (policies/<pack>/)'),
+  })
+  .strict();
+
+const TrustedIssuer = z
+  .object({
+    id: z.string().min(1).max(2048).describe('the issuer identifier (iss) as it appears in credentials, such as did:web:… or did:jwk:…'),
+    jwks: z
+      .array(z.record(z.string(), z.unknown()))
+      .max(16)
+      .default([])
+      .describe('the issuer\'s public keys (JWK, with kid and alg); a did:jwk issuer needs none'),
+    status_lists: z
+      .array(httpUrl)
+      .max(16)
+      .default([])
+      .describe('status list URIs of this issuer that Sekisho may fetch (nothing else is ever fetched)'),
+  })
+  .strict();
+
+export const Identity = z
+  .object({
+    enabled: z.boolean().default(true).describe('serve the tenant DID, OpenID4VCI and OpenID4VP, and accept credential sessions'),
+    origin: httpUrl
+      .optional()
+      .describe('public origin of this gateway, such as https://sekisho.example.jp (did:web and issuer id); default: the listen address'),
+    session_ttl_s: z.number().int().min(10).max(86_400).default(3600).describe('lifetime of a session token'),
+    status_refresh_s: z.number().int().min(1).max(3600).default(60).describe('how often live sessions are re-checked against the status list'),
+    clock_skew_s: z.number().int().min(0).max(600).default(60).describe('tolerated clock difference for iat/nbf/exp'),
+    credential_ttl_days: z.number().int().min(1).max(3650).default(365),
+    offer_ttl_s: z.number().int().min(60).max(30 * 86_400).default(7 * 86_400).describe('how long a credential offer may be redeemed'),
+    signing_alg: z.enum(['ES256', 'EdDSA']).default('ES256').describe('algorithm of issued credentials (ES256 is the HAIP minimum)'),
+    vp_response_mode: z
+      .enum(['direct_post.jwt', 'direct_post'])
+      .default('direct_post.jwt')
+      .describe('OpenID4VP response mode: direct_post.jwt (encrypted to a per-request key, as HAIP requires) or plain direct_post'),
+    trusted_issuers: z.array(TrustedIssuer).max(64).default([]).describe('other issuers whose credentials open sessions (the tenant itself is always trusted)'),
   })
   .strict();
 
@@ -168,7 +208,18 @@ export const Config = z
     backends: z.array(Backend).default([]),
     models: z.array(ModelRoute).default([]),
     expose_backend_models: z.boolean().default(true).describe('also accept the backends\' own model names'),
-    policy: Policy.default({ levels: {}, flags: {} }),
+    policy: Policy.default({ levels: {}, flags: {}, pack: 'default' }),
+    identity: Identity.default({
+      enabled: true,
+      session_ttl_s: 3600,
+      status_refresh_s: 60,
+      clock_skew_s: 60,
+      credential_ttl_days: 365,
+      offer_ttl_s: 7 * 86_400,
+      signing_alg: 'ES256',
+      vp_response_mode: 'direct_post.jwt',
+      trusted_issuers: [],
+    }),
     inspect: Inspect.default({
       enabled: true,
       min_score: 0.5,
@@ -207,6 +258,7 @@ export type LlamaCppBackendConfig = z.infer<typeof LlamaCppBackend>;
 export type LevelRuleConfig = z.infer<typeof LevelRule>;
 export type ModelRouteConfig = z.infer<typeof ModelRoute>;
 export type LevelName = z.infer<typeof Level>;
+export type IdentityConfig = z.infer<typeof Identity>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });

@@ -5,15 +5,19 @@
  * configuration (and again when an ISMAP listing expires), so a decision is a lookup.
  */
 import { LEVEL_NAMES, levelIndex, maxLevel, type LevelName } from './levels.js';
+import type { GuardPrincipal, PrincipalGuard } from './cedar/index.js';
 import { exclusions, mergeLevelRules, DEFAULT_FLAG_RULES, type BackendFacts, type Exclusion, type FlagRule, type LevelRule } from './rules.js';
 
 export * from './levels.js';
 export * from './rules.js';
+export type { GuardPrincipal, PrincipalGuard } from './cedar/index.js';
 
 export interface Reason {
   code: string;
   ja: string;
   en: string;
+  /** The training that would unlock the request (attribute-based denials). */
+  training?: string;
 }
 
 export interface Decision {
@@ -36,6 +40,8 @@ export interface DecideInput {
   principalMax: LevelName;
   /** Candidate backend ids in preference order (the model's route). */
   candidates: readonly string[];
+  /** Who asks, for attribute-based policy (Cedar); absent: only the residency rules apply. */
+  principal?: GuardPrincipal;
 }
 
 export interface PolicyOptions {
@@ -56,6 +62,8 @@ export class Policy {
     backends: readonly BackendFacts[],
     opts: PolicyOptions = {},
     private readonly clock: { (): Date } = () => new Date(),
+    /** Attribute-based policy (Cedar) consulted per (principal, level, flags, backend). */
+    readonly guard?: PrincipalGuard,
   ) {
     this.rules = mergeLevelRules(opts.levels ?? {});
     this.flagRules = { ...DEFAULT_FLAG_RULES, ...(opts.flags ?? {}) };
@@ -110,17 +118,18 @@ export class Policy {
    */
   decide(input: DecideInput): Decision {
     this.fresh();
-    const key = `${input.level}|${(input.flags ?? []).join(',')}|${input.principalMax}|${input.candidates.join(',')}`;
+    const p = this.guard ? input.principal : undefined;
+    const key = `${input.level}|${(input.flags ?? []).join(',')}|${input.principalMax}|${input.candidates.join(',')}|${p ? `${p.hash}|${this.guard!.version}` : ''}`;
     let d = this.cache.get(key);
     if (!d) {
-      d = this.decideUncached(input.level, input.flags ?? [], input.principalMax, input.candidates);
+      d = this.decideUncached(input.level, input.flags ?? [], input.principalMax, input.candidates, p);
       if (this.cache.size >= 10_000) this.cache.clear();
       this.cache.set(key, d);
     }
     return input.levelReasons?.length ? { ...d, levelReasons: [...input.levelReasons, ...d.levelReasons] } : d;
   }
 
-  private decideUncached(startLevel: LevelName, flags: readonly string[], principalMax: LevelName, candidates: readonly string[]): Decision {
+  private decideUncached(startLevel: LevelName, flags: readonly string[], principalMax: LevelName, candidates: readonly string[], principal?: GuardPrincipal): Decision {
     const levelReasons: Reason[] = [];
     let level = startLevel;
     // Flags raise the level (DESIGN.md): my_number → L3, personal → L1, secret → block.
@@ -148,8 +157,8 @@ export class Policy {
     if (levelIndex(level) > levelIndex(principalMax)) {
       return block({
         code: 'level_above_principal_max',
-        ja: `この要求は ${level} ですが、このキーで送信できるのは ${principalMax} までです`,
-        en: `this request is ${level}, but this key may send at most ${principalMax}`,
+        ja: `この要求は ${level} ですが、このキー・資格情報で送信できるのは ${principalMax} までです`,
+        en: `this request is ${level}, but this key or credential may send at most ${principalMax}`,
       });
     }
     if (!this.rules[level].allow) {
@@ -158,11 +167,28 @@ export class Policy {
     const compliant: string[] = [];
     const excluded: Decision['excluded'] = [];
     for (const id of candidates) {
-      const reasons = this.check(level, id);
+      let reasons = this.check(level, id);
+      if (principal && this.guard) {
+        // Residency reasons from the configured table first; Cedar adds what it alone denies.
+        const more = this.guard.check(principal, level, flags, id, this.validThrough).filter((x) => !reasons.some((r) => r.code === x.code));
+        if (more.length) reasons = [...reasons, ...more];
+      }
       if (reasons.length === 0) compliant.push(id);
       else excluded.push({ backend: id, reasons });
     }
     if (compliant.length === 0) {
+      // A backend held back only by who asks (clearance, a missing training): say what unlocks it.
+      const personal = excluded.find((e) => e.reasons.every((r) => r.scope === 'principal'))?.reasons[0];
+      if (personal) {
+        return {
+          level,
+          levelReasons,
+          action: 'block',
+          compliant,
+          excluded,
+          reason: { code: personal.code, ja: personal.ja, en: personal.en, ...(personal.training ? { training: personal.training } : {}) },
+        };
+      }
       return {
         level,
         levelReasons,

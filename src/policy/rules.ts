@@ -64,6 +64,12 @@ export interface Exclusion {
   code: string;
   ja: string;
   en: string;
+  /** The Cedar policy that produced it (absent for the residency table). */
+  policy?: string;
+  /** 'principal': about who asks (clearance, training), not about the backend. */
+  scope?: 'principal';
+  /** The training that would lift this exclusion. */
+  training?: string;
 }
 
 /**

@@ -7,7 +7,9 @@ import { ensureTenantKeys } from '../vault/index.js';
 import { Policy, levelIndex } from '../policy/index.js';
 import { Router } from '../routing/index.js';
 import { createBackend, type BackendAdapter } from '../backends/index.js';
-import { Authenticator, AuthError, type Principal } from '../identity/index.js';
+import { Authenticator, AuthError, IdentityService, KeyRing, type Principal } from '../identity/index.js';
+import { handleIdentity, isIdentityPath } from '../identity/http.js';
+import { CedarGuard } from '../policy/cedar/index.js';
 import { Checkpoint, CheckpointError } from '../checkpoint/index.js';
 import { contentStageFor } from '../checkpoint/content.js';
 import { Recorder } from '../checkpoint/record.js';
@@ -28,7 +30,9 @@ export interface GatewayOptions {
 /** Everything behind the HTTP server. */
 export interface Core {
   checkpoint: Checkpoint;
-  auth: Authenticator;
+  auth: { authenticate(authorization: string | undefined): Principal };
+  /** The tenant as issuer and verifier; absent when `identity.enabled` is false. */
+  identity: IdentityService | undefined;
   policy: Policy;
   routes: Routes;
   router: Router;
@@ -57,12 +61,16 @@ export async function buildCore(
     store.close();
     throw e;
   }
-  const policy = new Policy(config.backends, config.policy);
+  const guard = await CedarGuard.load(config.policy.pack, config.backends);
+  const policy = new Policy(config.backends, config.policy, undefined, guard);
   const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const metrics = new Metrics();
   const recorder = new Recorder(store, log);
-  const auth = new Authenticator(store);
+  const identity = config.identity.enabled
+    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir), config: config.identity })
+    : undefined;
+  const auth = identity ?? new Authenticator(store);
   const checkpoint = new Checkpoint({
     auth: opts.authOverride ?? auth,
     policy,
@@ -82,6 +90,7 @@ export async function buildCore(
   return {
     checkpoint,
     auth,
+    identity,
     policy,
     routes,
     router,
@@ -97,6 +106,7 @@ export async function buildCore(
         .map((r) => ({ id: r.name }));
     },
     async close() {
+      identity?.close();
       recorder.flush();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       store.close();
@@ -130,6 +140,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           }
         },
         ready: () => core.recorder.healthy,
+        identity: core.identity && { isPath: isIdentityPath, handle: (req, res, path) => handleIdentity(core.identity!, req, res, path) },
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,
@@ -137,6 +148,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
   } catch (e) {
     await core.close();
     throw e;
+  }
+  if (core.identity) {
+    core.identity.setOrigin(http.url); // unless identity.origin is configured
+    core.identity.startSweeping();
   }
   return {
     url: http.url,

@@ -20,6 +20,8 @@ export interface ServerDeps {
   /** GET /v1/models for the caller (authenticates). */
   listModels(authorization: string | undefined): { id: string }[];
   ready(): boolean;
+  /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
+  identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -190,6 +192,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
       );
       return;
     }
+    if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
     if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
     req.resume();
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {

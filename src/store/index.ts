@@ -36,8 +36,60 @@ export interface DecisionRecord {
   attempts: number;
 }
 
+/** A credential the tenant issued (identity, issue #4). Claims as JSON; never the signed token. */
+export interface CredentialRow {
+  id: string;
+  /** `sub` of the credential. */
+  subject: string;
+  employee_id: string | null;
+  claims: string;
+  status_list: number;
+  status_idx: number;
+  /** Signing key id, set when the credential is actually issued. */
+  kid: string | null;
+  created_at: string;
+  issued_at: string | null;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** An OpenID4VCI pre-authorized code offer; the code and access token are stored as SHA-256. */
+export interface OfferRow {
+  id: string;
+  credential_id: string;
+  code_hash: Buffer;
+  expires_at: string;
+  redeemed_at: string | null;
+  access_hash: Buffer | null;
+  access_expires_at: string | null;
+  issued_at: string | null;
+  /** SHA-256 of the transaction code (PIN) the holder must also give, when the offer has one. */
+  tx_code_hash: Buffer | null;
+  tx_attempts?: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite';
+  identity: {
+    insertCredential(row: CredentialRow): void;
+    credential(id: string): CredentialRow | undefined;
+    credentials(): CredentialRow[];
+    /** Revokes by credential id, employee id or subject; returns how many. */
+    revokeCredential(idOrSubject: string, at: string): number;
+    revokedIndexes(list: number): number[];
+    statusIndexUsed(list: number, idx: number): boolean;
+    markIssued(id: string, at: string, kid: string): void;
+    /** The latest expiry of an unrevoked credential signed by `kid` (key rotation). */
+    lastExpiryForKey(kid: string): string | undefined;
+    insertOffer(row: OfferRow): void;
+    offerByCodeHash(hash: Buffer): OfferRow | undefined;
+    offerByAccessHash(hash: Buffer): OfferRow | undefined;
+    /** Single use: false when the offer was already redeemed. */
+    redeemOffer(id: string, at: string, accessHash: Buffer, accessExpires: string): boolean;
+    markOfferIssued(id: string, at: string): boolean;
+    /** Counts a wrong transaction code; returns the number of failures so far. */
+    txCodeFailed(id: string): number;
+  };
   apiKeys: {
     insert(row: ApiKeyRow): void;
     findByHash(hash: Buffer): ApiKeyRow | undefined;

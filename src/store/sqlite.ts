@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRow, DecisionRecord, Store } from './index.js';
+import type { ApiKeyRow, CredentialRow, DecisionRecord, OfferRow, Store } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
 const MIGRATIONS: string[] = [
@@ -34,6 +34,34 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX decisions_request_id ON decisions(request_id);`,
   `ALTER TABLE decisions ADD COLUMN findings TEXT NOT NULL DEFAULT '';`,
+  // identity (issue #4): credentials the tenant issued, and OpenID4VCI pre-authorized offers
+  `CREATE TABLE identity_credentials (
+     id TEXT PRIMARY KEY,
+     subject TEXT NOT NULL,
+     employee_id TEXT,
+     claims TEXT NOT NULL,
+     status_list INTEGER NOT NULL,
+     status_idx INTEGER NOT NULL,
+     kid TEXT,
+     created_at TEXT NOT NULL,
+     issued_at TEXT,
+     expires_at TEXT NOT NULL,
+     revoked_at TEXT,
+     UNIQUE (status_list, status_idx)
+   );
+   CREATE INDEX identity_credentials_employee ON identity_credentials(employee_id);
+   CREATE TABLE identity_offers (
+     id TEXT PRIMARY KEY,
+     credential_id TEXT NOT NULL REFERENCES identity_credentials(id),
+     code_hash BLOB NOT NULL UNIQUE,
+     expires_at TEXT NOT NULL,
+     redeemed_at TEXT,
+     access_hash BLOB UNIQUE,
+     access_expires_at TEXT,
+     issued_at TEXT,
+     tx_code_hash BLOB,
+     tx_attempts INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -79,8 +107,43 @@ export function openSqliteStore(file: string): Store {
     for (; i < rows.length; i++) insOne.run(values(rows[i]!));
   });
 
+  const insCred = db.prepare(
+    'INSERT INTO identity_credentials (id, subject, employee_id, claims, status_list, status_idx, kid, created_at, issued_at, expires_at, revoked_at) VALUES (@id, @subject, @employee_id, @claims, @status_list, @status_idx, @kid, @created_at, @issued_at, @expires_at, @revoked_at)',
+  );
+  const credById = db.prepare('SELECT * FROM identity_credentials WHERE id = ?');
+  const listCreds = db.prepare('SELECT * FROM identity_credentials ORDER BY created_at, id');
+  const revokeCred = db.prepare('UPDATE identity_credentials SET revoked_at = ? WHERE (id = ? OR employee_id = ? OR subject = ?) AND revoked_at IS NULL');
+  const revokedIdx = db.prepare('SELECT status_idx FROM identity_credentials WHERE status_list = ? AND revoked_at IS NOT NULL');
+  const usedIdx = db.prepare('SELECT 1 FROM identity_credentials WHERE status_list = ? AND status_idx = ?');
+  const markIssued = db.prepare('UPDATE identity_credentials SET issued_at = ?, kid = ? WHERE id = ?');
+  const lastExpiry = db.prepare('SELECT max(expires_at) AS m FROM identity_credentials WHERE kid = ? AND revoked_at IS NULL');
+  const insOffer = db.prepare(
+    'INSERT INTO identity_offers (id, credential_id, code_hash, expires_at, redeemed_at, access_hash, access_expires_at, issued_at, tx_code_hash) VALUES (@id, @credential_id, @code_hash, @expires_at, @redeemed_at, @access_hash, @access_expires_at, @issued_at, @tx_code_hash)',
+  );
+  const offerByCode = db.prepare('SELECT * FROM identity_offers WHERE code_hash = ?');
+  const offerByAccess = db.prepare('SELECT * FROM identity_offers WHERE access_hash = ?');
+  const redeemOffer = db.prepare('UPDATE identity_offers SET redeemed_at = ?, access_hash = ?, access_expires_at = ? WHERE id = ? AND redeemed_at IS NULL');
+  const txFailed = db.prepare('UPDATE identity_offers SET tx_attempts = tx_attempts + 1 WHERE id = ? RETURNING tx_attempts');
+  const offerIssued = db.prepare('UPDATE identity_offers SET issued_at = ? WHERE id = ? AND issued_at IS NULL');
+
   return {
     kind: 'sqlite',
+    identity: {
+      insertCredential: (row: CredentialRow) => void insCred.run(row),
+      credential: (id: string) => credById.get(id) as CredentialRow | undefined,
+      credentials: () => listCreds.all() as CredentialRow[],
+      revokeCredential: (idOrSubject: string, at: string) => revokeCred.run(at, idOrSubject, idOrSubject, idOrSubject).changes,
+      revokedIndexes: (list: number) => (revokedIdx.all(list) as { status_idx: number }[]).map((r) => r.status_idx),
+      statusIndexUsed: (list: number, idx: number) => usedIdx.get(list, idx) !== undefined,
+      markIssued: (id: string, at: string, kid: string) => void markIssued.run(at, kid, id),
+      lastExpiryForKey: (kid: string) => (lastExpiry.get(kid) as { m: string | null }).m ?? undefined,
+      insertOffer: (row: OfferRow) => void insOffer.run(row),
+      offerByCodeHash: (h: Buffer) => offerByCode.get(h) as OfferRow | undefined,
+      offerByAccessHash: (h: Buffer) => offerByAccess.get(h) as OfferRow | undefined,
+      redeemOffer: (id: string, at: string, accessHash: Buffer, accessExpires: string) => redeemOffer.run(at, accessHash, accessExpires, id).changes === 1,
+      markOfferIssued: (id: string, at: string) => offerIssued.run(at, id).changes === 1,
+      txCodeFailed: (id: string) => (txFailed.get(id) as { tx_attempts: number } | undefined)?.tx_attempts ?? 0,
+    },
     apiKeys: {
       insert: (row: ApiKeyRow) => void insKey.run(row),
       findByHash: (hash: Buffer) => keyByHash.get(hash) as ApiKeyRow | undefined,
