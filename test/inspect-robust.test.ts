@@ -51,7 +51,9 @@ test('pathological repetitions return in bounded time', () => {
     const t0 = performance.now();
     insp.inspect(s);
     const ms = performance.now() - t0;
-    assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms`);
+    // linear scans take ~15–150 ms here; catastrophic backtracking would take minutes. The
+    // generous bound keeps a loaded CI machine from failing a correct build.
+    assert.ok(ms < 10_000, `${name}: ${ms.toFixed(0)} ms`);
   }
 });
 
