@@ -60,3 +60,18 @@ describe('Cedar in the decide stage', () => {
     assert.deepEqual(allow.policies.map((p) => p.id), ['invoke']);
   });
 });
+
+test("a tenant's policy.levels relaxation is not denied again by the default pack; pack rules still apply", async () => {
+  const backends = exampleBackends();
+  const trained = guardPrincipal({ kind: 'person', clearance: 'L3', trainings: ['ai-security-basic'] });
+  const levels = { L1: { countries: ['JP', 'US'], require_no_training: false } };
+  const relaxed = new Policy(backends, { levels } as never, undefined, await CedarGuard.load('default', backends, undefined, { levelsFromConfig: true }));
+  const d = relaxed.decide({ level: 'L1', principalMax: 'L3', candidates: ['us-frontier'], principal: trained });
+  assert.equal(d.action, 'allow', JSON.stringify(d.excluded));
+  // without the option (DESIGN.md's rules in Cedar), the same request is denied
+  const strict = new Policy(backends, { levels } as never, undefined, await CedarGuard.load('default', backends));
+  assert.equal(strict.decide({ level: 'L1', principalMax: 'L3', candidates: ['us-frontier'], principal: trained }).action, 'block');
+  // the principal rules (training for L2) stay
+  const untrained = guardPrincipal({ kind: 'person', clearance: 'L3', trainings: [] });
+  assert.equal(relaxed.decide({ level: 'L2', principalMax: 'L3', candidates: ['jp-domestic'], principal: untrained }).reason.code, 'training_required');
+});

@@ -62,7 +62,7 @@ export async function policy(argv: string[], io: IO): Promise<number> {
       const clearance = parseLevel(values.clearance ?? 'L3') ?? 'L3';
       const kind = values.kind === 'service' ? 'service' : 'person';
       const pack = packArg(values.pack) ?? cfg.policy.pack;
-      const guard = await CedarGuard.load(pack, cfg.backends);
+      const guard = await CedarGuard.load(pack, cfg.backends, undefined, { levelsFromConfig: Object.keys(cfg.policy.levels).length > 0 });
       const pol = new Policy(cfg.backends, cfg.policy, undefined, guard);
       const route = values.model ? cfg.models.find((m) => m.name === values.model) : undefined;
       if (values.model && !route) throw new CliError({ ja: `モデル ${values.model} は設定されていません`, en: `The model ${values.model} is not configured` });

@@ -61,7 +61,7 @@ export async function buildCore(
     store.close();
     throw e;
   }
-  const guard = await CedarGuard.load(config.policy.pack, config.backends);
+  const guard = await CedarGuard.load(config.policy.pack, config.backends, undefined, { levelsFromConfig: Object.keys(config.policy.levels).length > 0 });
   const policy = new Policy(config.backends, config.policy, undefined, guard);
   const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });

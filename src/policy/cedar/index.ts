@@ -108,7 +108,7 @@ export class CedarGuard implements PrincipalGuard {
   }
 
   /** Loads a pack (the default rules plus the pack's own) from `policies/`. */
-  static async load(pack: PackName, backends: readonly BackendFacts[], dir = POLICIES_DIR): Promise<CedarGuard> {
+  static async load(pack: PackName, backends: readonly BackendFacts[], dir = POLICIES_DIR, opts: { levelsFromConfig?: boolean } = {}): Promise<CedarGuard> {
     const schemaText = fs.readFileSync(path.join(dir, 'schema.cedarschema'), 'utf8');
     const policies: Record<string, string> = {};
     const meta: PolicyMeta[] = [];
@@ -121,6 +121,8 @@ export class CedarGuard implements PrincipalGuard {
         const id = annotations.id;
         if (!id) throw new Error(`${file}: every policy needs an @id("…") annotation`);
         if (policies[id]) throw new Error(`${file}: duplicate policy id ${id}`);
+        // the tenant's `policy.levels` replace DESIGN.md's level rules (the residency table applies them)
+        if (opts.levelsFromConfig && annotations.residency === 'levels') continue;
         policies[id] = ptext;
         meta.push({ id, effect, annotations, file: path.relative(dir, file) });
       }
