@@ -15,6 +15,14 @@ import { createApiKey } from '../../src/identity/index.ts';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/dev/mock-upstream.ts';
 import type { LevelName } from '../../src/policy/index.ts';
 
+/** The passphrase of the test gateways' key files (the file keystore is the zero-config default). */
+export const TEST_PASSPHRASE = 'sekisho-test-passphrase';
+
+/** The process environment plus the vault passphrase. */
+export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, ...extra };
+}
+
 export function tmpDir(prefix = 'sekisho-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -71,7 +79,7 @@ export async function startHarness(config: Record<string, unknown>): Promise<Har
       cb();
     },
   });
-  const gw = await startGateway(loaded, { log: createLogger('info', sink) });
+  const gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv() });
   return {
     gw,
     dir,
