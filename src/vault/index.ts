@@ -17,7 +17,7 @@ import type { VaultStore } from '../store/index.js';
 import { FileKeystore } from './keystore/file.js';
 import { Pkcs11Keystore } from './keystore/pkcs11.js';
 import { ExternalKeystore } from './keystore/external.js';
-import type { Keystore } from './keystore/types.js';
+import type { KeyReason, Keystore } from './keystore/types.js';
 import { StoreEvents, fanOut, type VaultEvents } from './events.js';
 import { Vault } from './vault.js';
 
@@ -37,6 +37,10 @@ export interface OpenVaultOptions {
   /** More event sinks (the audit log); events always land in the store too. */
   events?: VaultEvents;
   onEventError?: (e: Error) => void;
+  /** Why the keys are opened (default `startup`). */
+  reason?: KeyReason;
+  /** Poll for other processes' rotations and erasures (default: the config's poll_ms). */
+  pollMs?: number;
 }
 
 /** The default key file: `<data_dir>/keys/tenant.keyfile`. */
@@ -45,7 +49,7 @@ export function keyFilePath(loaded: LoadedConfig): string {
   return ks.kind === 'file' && ks.path ? path.resolve(loaded.dir, ks.path) : path.join(loaded.dataDir, 'keys', 'tenant.keyfile');
 }
 
-export async function openKeystore(loaded: LoadedConfig, opts: { env?: NodeJS.ProcessEnv; interactive?: boolean } = {}): Promise<Keystore> {
+export async function openKeystore(loaded: LoadedConfig, opts: { env?: NodeJS.ProcessEnv; interactive?: boolean; reason?: KeyReason } = {}): Promise<Keystore> {
   const env = opts.env ?? process.env;
   const ks = loaded.config.vault.keystore;
   const tenant = loaded.config.tenant.id;
@@ -57,13 +61,13 @@ export async function openKeystore(loaded: LoadedConfig, opts: { env?: NodeJS.Pr
     case 'external':
       return ExternalKeystore.open(
         { url: ks.url, keyIds: ks.key_ids, allowedHosts: ks.allowed_hosts, token: ks.token_env ? env[ks.token_env] : undefined, timeoutMs: ks.timeout_ms },
-        { reason: 'startup', tenant, purpose: 'tenant-key' },
+        { reason: opts.reason ?? 'startup', tenant, purpose: 'tenant-key' },
       );
   }
 }
 
 export async function openVault(loaded: LoadedConfig, opts: OpenVaultOptions): Promise<Vault> {
-  const keystore = await openKeystore(loaded, opts);
+  const keystore = await openKeystore(loaded, { ...opts, reason: opts.reason ?? 'startup' });
   const stored = new StoreEvents(opts.store, opts.onEventError);
   try {
     return await Vault.open({
@@ -72,7 +76,8 @@ export async function openVault(loaded: LoadedConfig, opts: OpenVaultOptions): P
       tenant: loaded.config.tenant.id,
       events: opts.events ? fanOut(stored, opts.events) : stored,
       subjectCacheMs: loaded.config.vault.subject_cache_ms,
-      pollMs: loaded.config.vault.poll_ms,
+      pollMs: opts.pollMs ?? loaded.config.vault.poll_ms,
+      ...(opts.reason ? { reason: opts.reason } : {}),
     });
   } catch (e) {
     stored.flush();

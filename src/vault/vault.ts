@@ -28,6 +28,8 @@ export interface VaultOptions {
   subjectCacheMs?: number;
   /** How often to look for tenant key versions and erasures made by other processes (ms; 0: never). */
   pollMs?: number;
+  /** Why the tenant keys are unwrapped on open (`startup` for the gateway; the CLI says what it does). */
+  reason?: KeyReason;
 }
 
 const SUBJECT_INDEX = 'subject-index';
@@ -58,9 +60,10 @@ export class Vault {
   /** Opens the vault: creates version 1 on first use, unwraps every live tenant key (reason `startup`). */
   static async open(o: VaultOptions): Promise<Vault> {
     const v = new Vault(o);
-    const ctx: KeyCallContext = { reason: 'startup', tenant: o.tenant, purpose: 'tenant-key' };
+    const reason = o.reason ?? 'startup';
+    const ctx: KeyCallContext = { reason, tenant: o.tenant, purpose: 'tenant-key' };
     if (o.store.tenantKeys().length === 0) await v.createVersion(1, ctx);
-    await v.loadTenantKeys('startup');
+    await v.loadTenantKeys(reason);
     v.subjectIndexKey = await v.secretFor(SUBJECT_INDEX);
     v.lastErasure = o.store.erasuresSince(0).at(-1)?.id ?? 0;
     if ((o.pollMs ?? 5000) > 0) {
@@ -159,7 +162,7 @@ export class Vault {
       row = this.o.store.secret(purpose)!;
     }
     const s = open(this.tenantKey(row.key_version), row.wrapped, secretAad(this.o.tenant, purpose, row.key_version), `secret ${purpose}`, `秘密 ${purpose}`);
-    this.emitAccess('startup', `secret:${purpose}`, row.key_version);
+    this.emitAccess(this.o.reason ?? 'startup', `secret:${purpose}`, row.key_version);
     this.secrets.set(purpose, s);
     return Buffer.from(s);
   }

@@ -94,7 +94,13 @@ export class ExternalKeystore implements Keystore {
     this.known.add(version);
   }
 
+  /** A version another process added (rotation): check the key exists before use. */
+  private async ensure(version: number, ctx: KeyCallContext): Promise<void> {
+    if (!this.known.has(version) && this.opts.keyIds[version - 1]) await this.createVersion(version, ctx);
+  }
+
   async encrypt(version: number, plaintext: Buffer, aad: Buffer, ctx: KeyCallContext): Promise<Buffer> {
+    await this.ensure(version, ctx);
     const r = await this.call(`keys/${encodeURIComponent(this.keyId(version))}/encrypt`, 'Encrypt', ctx, {
       plaintext: plaintext.toString('base64'),
       encryptionAlgorithm: 'AES_GCM',
@@ -110,6 +116,7 @@ export class ExternalKeystore implements Keystore {
   }
 
   async decrypt(version: number, sealed: Buffer, aad: Buffer, ctx: KeyCallContext): Promise<Buffer> {
+    await this.ensure(version, ctx);
     const ivLen = sealed[0] ?? 0;
     if (ivLen < 12 || sealed.length < 1 + ivLen + 16) throw tampered(`tenant key v${version}`, `テナント鍵 v${version}`);
     const r = await this.call(`keys/${encodeURIComponent(this.keyId(version))}/decrypt`, 'Decrypt', ctx, {

@@ -97,7 +97,28 @@ export class FileKeystore implements Keystore {
     return [...this.keks.keys()].sort((a, b) => a - b);
   }
 
+  /** Picks up versions another process (`sekisho keys rotate`) added to the file. */
+  private reload(): void {
+    let doc: KeyFile;
+    try {
+      doc = parse(this.opts.file, fs.readFileSync(this.opts.file, 'utf8'));
+    } catch {
+      return;
+    }
+    if (doc.check !== this.doc.check || doc.kdf.salt !== this.doc.kdf.salt) return;
+    for (const k of doc.keys) {
+      if (this.keks.has(k.version)) continue;
+      try {
+        this.keks.set(k.version, open(this.sealingKey, Buffer.from(k.sealed, 'base64'), aad('keyfile', doc.tenant, k.version)));
+      } catch {
+        throw corrupt(this.opts.file, `key version ${k.version} does not open`);
+      }
+    }
+    this.doc = doc;
+  }
+
   async createVersion(version: number): Promise<void> {
+    this.reload();
     if (this.keks.has(version)) return;
     const kek = crypto.randomBytes(KEY_BYTES);
     this.doc.keys.push({ version, created_at: new Date().toISOString(), sealed: seal(this.sealingKey, kek, aad('keyfile', this.doc.tenant, version)).toString('base64') });
@@ -135,6 +156,7 @@ export class FileKeystore implements Keystore {
   }
 
   private kek(version: number): Buffer {
+    if (!this.keks.has(version)) this.reload();
     const k = this.keks.get(version);
     if (!k) throw new VaultError('vault_version_unknown', `鍵ファイルに鍵バージョン ${version} がありません`, `The key file holds no key version ${version}`);
     return k;

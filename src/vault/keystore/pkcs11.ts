@@ -235,6 +235,7 @@ export class Pkcs11Keystore implements Keystore {
 
   private handle(version: number): Buffer {
     if (this.closed) throw new VaultError('vault_closed', 'HSM のセッションは閉じられています', 'The HSM session is closed');
+    if (!this.handles.has(version)) this.call(() => this.scan());
     const h = this.handles.get(version);
     if (!h) {
       throw new VaultError(
