@@ -100,6 +100,9 @@ export class Pkcs11Keystore implements Keystore {
         throw new VaultError('vault_hsm_token_missing', `ラベル ${opts.tokenLabel} のトークンが HSM にありません`, `No token labelled ${opts.tokenLabel} in the HSM`);
       }
       const info = mod.C_GetTokenInfo(slot);
+      if (info.flags & p11.CKF_USER_PIN_LOCKED) {
+        throw new VaultError('vault_hsm_login_failed', `トークン ${opts.tokenLabel} の PIN がロックされています。HSM の管理者に連絡してください`, `The PIN of token ${opts.tokenLabel} is locked; ask the HSM administrator`);
+      }
       session = mod.C_OpenSession(slot, p11.CKF_SERIAL_SESSION | p11.CKF_RW_SESSION);
       try {
         mod.C_Login(session, p11.CKU_USER, opts.pin);
