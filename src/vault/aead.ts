@@ -44,6 +44,19 @@ export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   return n === out.length ? out : out.subarray(0, n);
 }
 
+/** Seals into `out` at `at` (iv | tag | ciphertext); returns the end offset. One copy of the data. */
+export function sealInto(key: Buffer, plaintext: Buffer, aad: Buffer, out: Buffer, at: number): number {
+  const iv = random(IV_BYTES);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(aad);
+  iv.copy(out, at);
+  let n = at + SEAL_OVERHEAD;
+  n += c.update(plaintext).copy(out, n);
+  n += c.final().copy(out, n);
+  c.getAuthTag().copy(out, at + IV_BYTES);
+  return n;
+}
+
 /** Opens a sealed buffer; any change to it or to `aad` throws `vault_tampered`. */
 export function open(key: Buffer, sealed: Buffer, aad: Buffer, what = 'ciphertext', whatJa = '暗号文'): Buffer {
   if (sealed.length < SEAL_OVERHEAD) throw tampered(what, whatJa);

@@ -10,7 +10,7 @@
  * and the data to (tenant, record id, purpose): a blob moved to another record, purpose or
  * tenant, or a DEK rewrapped under a claimed version it does not belong to, does not open.
  */
-import { aad, open, random, seal, zeroize, KEY_BYTES, WRAPPED_KEY_BYTES } from './aead.js';
+import { aad, open, random, seal, sealInto, zeroize, KEY_BYTES, SEAL_OVERHEAD, WRAPPED_KEY_BYTES } from './aead.js';
 import { invalidInput, tampered } from './errors.js';
 
 const MAGIC = Buffer.from([0x53, 0x4b, 0x45, 0x01]);
@@ -43,9 +43,15 @@ export const dataAad = (tenant: string, ref: RecordRef) => aad('data', tenant, r
 export function sealEnvelope(tenant: string, ref: RecordRef, plaintext: Buffer, wrappingKey: Buffer, keyVersion: number, kid: Buffer): Buffer {
   const dek = random(KEY_BYTES);
   try {
-    const wrapped = seal(wrappingKey, dek, dekAad(tenant, ref, keyVersion, kid));
-    const data = seal(dek, plaintext, dataAad(tenant, ref));
-    return build(keyVersion, kid, wrapped, data);
+    // One buffer, written in place: header | wrapped DEK | data (no copy of the data but one).
+    const out = Buffer.allocUnsafe(9 + kid.length + WRAPPED_KEY_BYTES + SEAL_OVERHEAD + plaintext.length);
+    MAGIC.copy(out, 0);
+    out.writeUInt32BE(keyVersion, 4);
+    out.writeUInt8(kid.length, 8);
+    kid.copy(out, 9);
+    const at = sealInto(wrappingKey, dek, dekAad(tenant, ref, keyVersion, kid), out, 9 + kid.length);
+    const end = sealInto(dek, plaintext, dataAad(tenant, ref), out, at);
+    return end === out.length ? out : out.subarray(0, end);
   } finally {
     zeroize(dek);
   }

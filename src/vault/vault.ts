@@ -47,6 +47,8 @@ export class Vault {
   private readonly secrets = new Map<string, Buffer>();
   private readonly subjectKeys = new Map<string, CachedKey>();
   private readonly liveKid = new Map<string, { kid: Buffer; expires: number }>();
+  /** subject id → what sealing needs, so the hot path does one map lookup (bounded). */
+  private readonly writeCache = new Map<string, { hash: Buffer; kid: Buffer; key: Buffer; expires: number }>();
   private subjectIndexKey!: Buffer;
   private lastErasure = 0;
   private poller: NodeJS.Timeout | undefined;
@@ -219,9 +221,17 @@ export class Vault {
     let hash: Buffer | null = null;
     let keyVersion = 0;
     if (opts.subject !== undefined) {
-      hash = this.subjectHash(opts.subject);
-      const { kid, key } = this.subjectKeyForWrite(hash, 'request', opts.requestId);
-      blob = sealEnvelope(this.o.tenant, ref, plaintext, key, 0, kid);
+      const now = Date.now();
+      let w = this.writeCache.get(opts.subject);
+      if (!w || w.expires <= now) {
+        const h = this.subjectHash(opts.subject);
+        const { kid, key } = this.subjectKeyForWrite(h, 'request', opts.requestId);
+        if (this.writeCache.size >= 10_000) this.writeCache.clear();
+        w = { hash: h, kid, key, expires: now + this.cacheMs };
+        this.writeCache.set(opts.subject, w);
+      }
+      hash = w.hash;
+      blob = sealEnvelope(this.o.tenant, ref, plaintext, w.key, 0, w.kid);
     } else {
       keyVersion = this.current;
       blob = sealEnvelope(this.o.tenant, ref, plaintext, this.tenantKey(keyVersion), keyVersion, Buffer.alloc(0));
@@ -267,6 +277,7 @@ export class Vault {
   private forgetSubject(hash: Buffer): void {
     const hex = hash.toString('hex');
     this.liveKid.delete(hex);
+    for (const [subject, w] of this.writeCache) if (w.hash.equals(hash)) this.writeCache.delete(subject);
     // Subject keys are indexed by kid; drop every cached key of this subject.
     for (const [kidHex, c] of this.subjectKeys) {
       const row = this.o.store.subjectKey(Buffer.from(kidHex, 'hex'));
@@ -329,6 +340,7 @@ export class Vault {
     for (const k of this.tenantKeys.values()) zeroize(k);
     for (const s of this.secrets.values()) zeroize(s);
     for (const c of this.subjectKeys.values()) zeroize(c.key);
+    this.writeCache.clear();
     this.tenantKeys.clear();
     this.secrets.clear();
     this.subjectKeys.clear();
