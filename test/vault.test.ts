@@ -280,6 +280,11 @@ describe('file keystore faults', () => {
     doc.keys[0].sealed = sealed.toString('base64');
     fs.writeFileSync(file, JSON.stringify(doc));
     await assert.rejects(openTestVault({ dir: t.dir }), code('vault_keyfile_corrupt'));
+    // A missing key file is not silently replaced by a new one.
+    fs.renameSync(file, file + '.bak');
+    await assert.rejects(openTestVault({ dir: t.dir }), code('vault_keyfile_io'));
+    assert.ok(!fs.existsSync(file));
+    fs.renameSync(file + '.bak', file);
     // A tampered wrapped tenant key in the database is refused as well.
     fs.writeFileSync(file, good);
     const db = new Database(t.loaded.sqlitePath);

@@ -11,7 +11,9 @@
  * `openVault` builds the configured keystore and opens the vault. It throws a VaultError
  * (code + ja/en) when the keystore cannot be used: the gateway then refuses to start.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import { VaultError } from './errors.js';
 import type { LoadedConfig } from '../config/index.js';
 import type { VaultStore } from '../store/index.js';
 import { FileKeystore } from './keystore/file.js';
@@ -67,6 +69,15 @@ export async function openKeystore(loaded: LoadedConfig, opts: { env?: NodeJS.Pr
 }
 
 export async function openVault(loaded: LoadedConfig, opts: OpenVaultOptions): Promise<Vault> {
+  // Data sealed under a key file that is gone: never create a new, empty one over it.
+  if (loaded.config.vault.keystore.kind === 'file' && opts.store.tenantKeys().length > 0 && !fs.existsSync(keyFilePath(loaded))) {
+    const file = keyFilePath(loaded);
+    throw new VaultError(
+      'vault_keyfile_io',
+      `鍵ファイル ${file} がありません。保存済みのデータはこの鍵ファイルで暗号化されています。バックアップから戻してください`,
+      `The key file ${file} is missing; the stored data is sealed under it. Restore it from a backup`,
+    );
+  }
   const keystore = await openKeystore(loaded, { ...opts, reason: opts.reason ?? 'startup' });
   const stored = new StoreEvents(opts.store, opts.onEventError);
   try {

@@ -68,7 +68,8 @@ export interface Harness {
 
 export async function startHarness(config: Record<string, unknown>): Promise<Harness> {
   const dir = tmpDir();
-  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, ...config };
+  // The file keystore with a cheaper scrypt than the default (2^14): many gateways start in the suite.
+  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 } }, ...config };
   const configFile = path.join(dir, 'sekisho.yaml');
   fs.writeFileSync(configFile, stringify(full));
   const loaded = parseConfig(fs.readFileSync(configFile, 'utf8'), configFile);
