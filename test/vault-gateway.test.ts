@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { startHarness, mocks, usBackend, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
+import { readRetained } from '../src/checkpoint/retain.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
 const sekisho = (args: string[]) => {
@@ -72,10 +73,11 @@ describe('canary: nothing about a request is written in plaintext', () => {
     assert.match(text, /山田太郎/, 'the pseudonym was restored');
     // The bodies were retained (encrypted): the vault opens them.
     h.gw.core.retainer!.flush();
-    const req = h.gw.core.vault.read(`${ids[0]}/request`, 'admin_read');
-    assert.ok(req?.toString('utf8').includes(canary));
-    const ans = h.gw.core.vault.read(`${ids[0]}/answer`, 'admin_read');
-    assert.ok(ans?.toString('utf8').includes(canary));
+    const kept = readRetained(h.gw.core.vault, ids[0]!, 'admin_read')!;
+    const req = kept.request;
+    assert.ok(req.toString('utf8').includes(canary));
+    assert.ok(kept.answer.toString('utf8').includes(canary));
+    assert.equal(JSON.parse(req.toString('utf8')).model, 'default');
     // The scanner finds the canary where it is in plaintext (the opened record).
     assert.ok(req!.indexOf(forms(canary)[0]!) >= 0);
     const scan = (when: string) => {
@@ -167,15 +169,14 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '高橋美咲さんの住所変更' }] }).withResponse();
     const id = response.headers.get('x-sekisho-request-id')!;
     h.gw.core.retainer!.flush();
-    assert.ok(h.gw.core.vault.read(`${id}/request`, 'admin_read'));
+    assert.ok(readRetained(h.gw.core.vault, id, 'admin_read'));
     const r = sekisho(['erase', '--subject', 'customer-0042', '--config', h.configFile]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /Destroyed 1 subject key\(s\); 3 record\(s\) can no longer be decrypted/);
+    assert.match(r.out, /Destroyed 1 subject key\(s\); 2 record\(s\) can no longer be decrypted/);
     assert.match(r.out, /対象者の鍵/);
     // The serving gateway notices within its poll interval.
     await new Promise((res) => setTimeout(res, 300));
-    assert.throws(() => h.gw.core.vault.read(`${id}/request`, 'admin_read'), (e: any) => e.code === 'vault_key_erased');
-    assert.throws(() => h.gw.core.vault.read(`${id}/answer`, 'admin_read'), (e: any) => e.code === 'vault_key_erased');
+    assert.throws(() => readRetained(h.gw.core.vault, id, 'admin_read'), (e: any) => e.code === 'vault_key_erased');
     // The conversation goes on with a fresh map (the old one is shredded).
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '伊藤健太さん' }] });
     assert.equal(sent(), '〔氏名1〕さん');
@@ -204,14 +205,14 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'during rotation' }] });
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(h.gw.core.vault.currentVersion, 2);
-    for (const id of ids) assert.ok(h.gw.core.vault.read(`${id}/request`, 'admin_read'));
+    for (const id of ids) assert.ok(readRetained(h.gw.core.vault, id, 'admin_read')?.request.length);
     // Whatever the gateway wrote under v1 meanwhile is rewrapped by a second run; then v1 retires.
     assert.equal(sekisho(['keys', 'rotate', '--config', h.configFile]).code, 0);
     s = JSON.parse(sekisho(['keys', 'status', '--json', '--config', h.configFile]).out);
     const ret = sekisho(['keys', 'retire', '--version', '1', '--config', h.configFile]);
     if (s.pending === 0 && s.versions.find((v: any) => v.version === 1)?.items === 0) assert.equal(ret.code, 0, ret.err);
     await new Promise((res) => setTimeout(res, 300));
-    for (const id of ids) assert.ok(h.gw.core.vault.read(`${id}/request`, 'admin_read'));
+    for (const id of ids) assert.ok(readRetained(h.gw.core.vault, id, 'admin_read')?.request.length);
     const human = sekisho(['keys', 'status', '--config', h.configFile]);
     assert.equal(human.code, 0);
     assert.match(human.out, /current key version: v3|current key version: v2/);

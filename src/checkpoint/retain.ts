@@ -8,7 +8,7 @@
 import type { LevelName } from '../policy/index.js';
 import type { Logger } from '../ops/log.js';
 import type { VaultRecordRow } from '../store/index.js';
-import type { Vault } from '../vault/index.js';
+import type { KeyReason, Vault } from '../vault/index.js';
 import type { Sink } from './relay.js';
 
 export interface RetainOptions {
@@ -22,6 +22,17 @@ export interface RetainOptions {
 export interface Capture {
   sink: Sink;
   bytes(): Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+export const BODY_PURPOSE = 'body';
+
+/** Opens the retained bodies of a request (the reason lands in the key-access events). */
+export function readRetained(vault: Vault, requestId: string, reason: KeyReason): { request: Buffer; answer: Buffer } | undefined {
+  const pt = vault.read(requestId, reason, requestId);
+  if (!pt) return undefined;
+  const n = pt.readUInt32BE(0);
+  return { request: pt.subarray(4, 4 + n), answer: pt.subarray(4 + n) };
 }
 
 export class Retainer {
@@ -67,11 +78,19 @@ export class Retainer {
     return { sink: tapped, bytes: () => Buffer.concat(parts) };
   }
 
-  /** Seals and queues the bodies of one request. */
+  /**
+   * Seals and queues the bodies of one request: one envelope (one data key, one row) holding
+   * both, framed as u32 request length | request | answer.
+   */
   add(requestId: string, level: LevelName, subject: string, request: Buffer, answer: Buffer | undefined): void {
-    const cut = (b: Buffer) => (b.length > this.opts.maxBytes ? b.subarray(0, this.opts.maxBytes) : b);
-    this.queue.push(this.vault.seal({ id: `${requestId}/request`, purpose: 'body.request' }, cut(request), { subject, level, requestId }));
-    if (answer) this.queue.push(this.vault.seal({ id: `${requestId}/answer`, purpose: 'body.answer' }, cut(answer), { subject, level, requestId }));
+    const req = request.length > this.opts.maxBytes ? request.subarray(0, this.opts.maxBytes) : request;
+    const ans = !answer ? EMPTY : answer.length > this.opts.maxBytes ? answer.subarray(0, this.opts.maxBytes) : answer;
+    const framed = Buffer.allocUnsafe(4 + req.length + ans.length);
+    framed.writeUInt32BE(req.length, 0);
+    req.copy(framed, 4);
+    ans.copy(framed, 4 + req.length);
+    this.queue.push(this.vault.seal({ id: requestId, purpose: BODY_PURPOSE }, framed, { subject, level, requestId }));
+    framed.fill(0);
     if (this.queue.length >= (this.opts.maxBatch ?? 512)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 50);
   }
