@@ -25,7 +25,7 @@ import { createLogger } from '../src/ops/log.ts';
 import type { Keystore } from '../src/vault/keystore/types.ts';
 
 const QUICK = process.argv.includes('--quick');
-const MS = QUICK ? 400 : 1500;
+const MS = QUICK ? 400 : 3000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sekisho-bench-vault-'));
 const rows: string[][] = [];
 const log = createLogger('silent');
@@ -49,7 +49,7 @@ function slice(fn: () => void, ms: number): number {
  */
 function rates(fns: (() => void)[], ms = MS): number[] {
   const best = fns.map(() => 0);
-  for (let round = 0; round < 6; round++) fns.forEach((fn, i) => (best[i] = Math.max(best[i]!, slice(fn, ms / 6))));
+  for (let round = 0; round < 10; round++) fns.forEach((fn, i) => (best[i] = Math.max(best[i]!, slice(fn, ms / 10))));
   return best;
 }
 

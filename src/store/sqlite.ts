@@ -194,8 +194,14 @@ function vaultStore(db: Database.Database): VaultStore {
     insErasure.run(hash, at, keys, records);
     return { keys, records };
   });
+  // Batches go in as multi-row statements of 16 rows (several times cheaper than one per row).
+  const RCOLS = ['id', 'purpose', 'subject_hash', 'key_version', 'level', 'blob', 'created_at'] as const;
+  const RGROUP = 16;
+  const putGroup = db.prepare(`INSERT OR REPLACE INTO vault_records (${RCOLS.join(', ')}) VALUES ${Array.from({ length: RGROUP }, () => `(${RCOLS.map(() => '?').join(', ')})`).join(', ')}`);
   const putMany = db.transaction((rows: readonly Parameters<VaultStore['putRecords']>[0][number][]) => {
-    for (const r of rows) putRecord.run(r);
+    let i = 0;
+    for (; i + RGROUP <= rows.length; i += RGROUP) putGroup.run(rows.slice(i, i + RGROUP).flatMap((r) => RCOLS.map((c) => r[c])));
+    for (; i < rows.length; i++) putRecord.run(rows[i]!);
   });
   const rewrapMany = db.transaction((rows: readonly (VaultWrappedRow & { to: number })[]) => {
     let n = 0;
