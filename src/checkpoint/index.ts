@@ -271,10 +271,16 @@ export class Checkpoint {
    */
   private record(req: CheckpointRequest, t: Trace, ms: number): void {
     if (t.retained && t.level) {
+      const request = Buffer.from(JSON.stringify(t.retained.body), 'utf8');
+      const answer = t.retained.capture.bytes();
       try {
-        this.d.retain!.add(req.requestId, t.level, t.retained.subject, Buffer.from(JSON.stringify(t.retained.body), 'utf8'), t.retained.capture.bytes());
+        this.d.retain!.add(req.requestId, t.level, t.retained.subject, request, answer);
       } catch (e) {
         this.d.log.error({ request_id: req.requestId, code: (e as VaultError).code }, 'retention failed');
+      } finally {
+        request.fill(0);
+        answer.fill(0);
+        t.retained.capture.wipe();
       }
     }
     const backend = t.outcome?.backend ?? null;

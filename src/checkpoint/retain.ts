@@ -22,6 +22,8 @@ export interface RetainOptions {
 export interface Capture {
   sink: Sink;
   bytes(): Buffer;
+  /** Overwrites the captured plaintext (after it was sealed). */
+  wipe(): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -58,8 +60,9 @@ export class Retainer {
     const max = this.opts.maxBytes;
     const take = (b: string | Buffer | Uint8Array) => {
       if (n >= max) return;
-      const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b);
-      const part = buf.length > max - n ? buf.subarray(0, max - n) : buf;
+      // A copy: the sink's buffer is not ours to keep (or to wipe).
+      const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, max - n));
+      const part = Buffer.from(buf.length > max - n ? buf.subarray(0, max - n) : buf);
       parts.push(part);
       n += part.length;
     };
@@ -75,7 +78,14 @@ export class Retainer {
       },
       end: () => sink.end(),
     };
-    return { sink: tapped, bytes: () => Buffer.concat(parts) };
+    return {
+      sink: tapped,
+      bytes: () => Buffer.concat(parts),
+      wipe: () => {
+        for (const p of parts) p.fill(0);
+        parts.length = 0;
+      },
+    };
   }
 
   /**
