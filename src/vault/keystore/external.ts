@@ -181,8 +181,8 @@ export class ExternalKeystore implements Keystore {
         headers: { 'content-type': 'application/json', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
         body: payload,
         signal,
-        maxRedirections: 0,
-      } as Parameters<typeof request>[1]);
+        // undici follows no redirects (that needs its redirect interceptor): a 3xx is a refusal.
+      });
       status = res.statusCode;
       text = await readBounded(res.body);
     } catch (e) {
