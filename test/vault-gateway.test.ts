@@ -220,3 +220,39 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'after rotation' }] });
   });
 });
+
+describe('retention per level', () => {
+  let h: Harness;
+  let echo: MockUpstream;
+  before(async () => {
+    [echo] = await mocks({ name: 'echo', echo: true });
+    h = await startHarness({
+      backends: [{ ...usBackend(echo.url), id: 'jp', location: { country: 'JP' }, operator: { name: '自社', jurisdictions: ['JP'] }, contract: { no_training: true, retention_days: 0 } }],
+      models: [{ name: 'default', backends: ['jp'] }],
+      vault: { keystore: { kind: 'file', scrypt_log_n: 14 }, retention: { L3: 'bodies' }, poll_ms: 0 },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await echo.close();
+  });
+
+  test('bodies are kept (encrypted) only at the levels configured; elsewhere metadata only', async () => {
+    const key = h.key({ level: 'L0', maxLevel: 'L3' });
+    const { response: low } = await h.client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'public text' }] }).withResponse();
+    const { response: high } = await h
+      .client(key, { defaultHeaders: { 'x-sekisho-level': 'L3' } })
+      .chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '極秘の内容' }] })
+      .withResponse();
+    assert.equal(high.headers.get('x-sekisho-level'), 'L3');
+    h.gw.core.retainer!.flush();
+    h.gw.core.recorder.flush();
+    assert.equal(readRetained(h.gw.core.vault, low.headers.get('x-sekisho-request-id')!, 'admin_read'), undefined, 'L0: metadata only');
+    const kept = readRetained(h.gw.core.vault, high.headers.get('x-sekisho-request-id')!, 'admin_read');
+    assert.match(kept!.request.toString('utf8'), /極秘の内容/);
+    assert.match(kept!.answer.toString('utf8'), /極秘の内容/);
+    // Both requests have their metadata record.
+    assert.ok(h.gw.core.store.records.byRequestId(low.headers.get('x-sekisho-request-id')!));
+    assert.ok(h.gw.core.store.records.byRequestId(high.headers.get('x-sekisho-request-id')!));
+  });
+});
