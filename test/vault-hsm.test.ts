@@ -20,6 +20,11 @@ const code = (c: string) => (e: unknown) => {
 
 const hsm = (extra: Record<string, unknown> = {}) => ({ keystore: { kind: 'pkcs11', library: SOFTHSM_LIB, token_label: 'sekisho-test', ...extra } });
 
+// CI (SEKISHO_REQUIRE_SOFTHSM=1, set by .ci/run) fails instead of skipping when SoftHSM is missing.
+if (!hasSoftHsm && process.env.SEKISHO_REQUIRE_SOFTHSM === '1') {
+  test('SoftHSM is installed', () => assert.fail(`${SOFTHSM_LIB} is missing: apt-get install softhsm2`));
+}
+
 describe('pkcs11 keystore (SoftHSM)', { skip: hasSoftHsm ? false : 'softhsm2 is not installed (apt-get install softhsm2; .ci/run does)' }, () => {
   let token: { conf: string; dir: string };
   let saved: string | undefined;
