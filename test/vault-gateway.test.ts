@@ -14,6 +14,9 @@ import Database from 'better-sqlite3';
 import { startHarness, mocks, usBackend, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { readRetained } from '../src/checkpoint/retain.ts';
+import { parseConfig } from '../src/config/index.ts';
+import { startGateway } from '../src/server/gateway.ts';
+import { createLogger } from '../src/ops/log.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
 const sekisho = (args: string[]) => {
@@ -254,5 +257,19 @@ describe('retention per level', () => {
     // Both requests have their metadata record.
     assert.ok(h.gw.core.store.records.byRequestId(low.headers.get('x-sekisho-request-id')!));
     assert.ok(h.gw.core.store.records.byRequestId(high.headers.get('x-sekisho-request-id')!));
+  });
+});
+
+describe('the gateway refuses to start on a vault fault', () => {
+  test('wrong passphrase, corrupted key file: startGateway rejects with the vault error before the HTTP server starts', async () => {
+    const h = await startHarness({ vault: { keystore: { kind: 'file', scrypt_log_n: 14 }, poll_ms: 0 } });
+    await h.gw.close(1000);
+    const loaded = parseConfig(fs.readFileSync(h.configFile, 'utf8'), h.configFile);
+    const quiet = { log: createLogger('silent') };
+    await assert.rejects(startGateway(loaded, { ...quiet, env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: 'a-wrong-passphrase' } }), (e: any) => e.code === 'vault_passphrase_wrong' && /パスフレーズが違います/.test(e.ja));
+    const keyFile = path.join(h.dir, 'data', 'keys', 'tenant.keyfile');
+    fs.writeFileSync(keyFile, '{"format":"sekisho-keyfile/1"');
+    await assert.rejects(startGateway(loaded, { ...quiet, env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE } }), (e: any) => e.code === 'vault_keyfile_corrupt');
+    fs.rmSync(h.dir, { recursive: true, force: true });
   });
 });
