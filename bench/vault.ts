@@ -51,6 +51,7 @@ function slice(fn: () => void, ms: number): number {
  */
 function rates(fns: (() => void)[], ms = MS): number[] {
   const best = fns.map(() => 0);
+  for (const fn of fns) slice(fn, ms / 10); // warm-up (JIT, allocation), not counted
   for (let round = 0; round < 10; round++) fns.forEach((fn, i) => (best[i] = Math.max(best[i]!, slice(fn, ms / 10))));
   return best;
 }
