@@ -33,6 +33,8 @@ import { chatBody, USER_PROMPT } from './prompt.js';
 // settings
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// The gateways under test open the default file keystore (throwaway key files in temp dirs).
+process.env.SEKISHO_VAULT_PASSPHRASE ??= 'bench-passphrase-not-a-secret';
 const ROOT = path.resolve(HERE, '..');
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);

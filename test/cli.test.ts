@@ -12,14 +12,14 @@ import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 const BIN = path.resolve('bin/sekisho.js');
 
 function run(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, SEKISHO_LANG: 'both', ...opts.env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: 'sekisho-test-passphrase', SEKISHO_LANG: 'both', ...opts.env }, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 /** Async, for commands that talk to the mock servers living in this process. */
 function runAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'both' } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: 'sekisho-test-passphrase', SEKISHO_LANG: 'both' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -125,7 +125,7 @@ describe('sekisho CLI', () => {
   test('serve answers, and on SIGTERM finishes the stream in flight before exiting', async () => {
     const key = run(['apikey', 'create', '--config', config, '--name', 'serve-test', '--level', 'L3']).out.trim().split('\n').at(-1)!;
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: 'sekisho-test-passphrase' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 /**
  * The identity commands as people run them: `credential issue` prints an offer, `login`
  * redeems and presents it and prints a session token, the OpenAI client uses the token,
@@ -10,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { parse, stringify } from 'yaml';
-import { startHarness, mocks, tokyoBackend, tmpDir, type Harness } from './support/harness.ts';
+import { startHarness, mocks, tokyoBackend, tmpDir, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { KeyRing } from '../src/identity/keys.ts';
 import { didDocument } from '../src/identity/did.ts';
@@ -20,7 +21,7 @@ const BIN = path.resolve('bin/sekisho.js');
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'both', ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'both', SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -132,7 +133,8 @@ describe('identity CLI', () => {
     assert.match(d.out, /^did:web:127\.0\.0\.1%3A\d+\ndid:jwk:ey/);
     const dir = tmpDir();
     const now = new Date('2026-12-01T00:00:00Z');
-    const ring = await KeyRing.open(dir, now);
+    const sealing = crypto.randomBytes(32);
+    const ring = await KeyRing.open(dir, sealing, now);
     const old = ring.signer('ES256').kid;
     const r = await ring.rotate('ES256', '2027-01-01T00:00:00.000Z', now);
     assert.equal(r.retired, old);
@@ -140,7 +142,8 @@ describe('identity CLI', () => {
     assert.ok(doc.verificationMethod.some((v) => v.id === `did:web:x#${old}`), 'old key still published');
     assert.ok(doc.verificationMethod.some((v) => v.id === `did:web:x#${r.active}`));
     assert.equal(ring.publicKey(old, new Date('2027-01-02T00:00:00Z')), undefined, 'withdrawn after its last credential expired');
-    const reopened = await KeyRing.open(dir, now);
+    const reopened = await KeyRing.open(dir, sealing, now);
+    await assert.rejects(KeyRing.open(dir, crypto.randomBytes(32), now), 'another sealing key cannot open the signing keys');
     assert.equal(reopened.signer('ES256').kid, r.active);
     const file = path.join(dir, 'keys', 'identity.json');
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);

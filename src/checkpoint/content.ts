@@ -23,12 +23,17 @@ export interface ContentOptions {
   flagLevels: Record<string, LevelName>;
 }
 
-/** Placeholders such as 〔氏名1〕, consistent across all texts of one request. */
+/**
+ * Placeholders such as 〔氏名1〕, consistent across all texts of one request — and across the
+ * requests of one conversation when the map is persisted (toJSON / from, stored by the vault).
+ */
 export class TokenMap {
   private readonly byValue = new Map<string, string>();
   private readonly counters = new Map<string, number>();
   /** placeholder → original, for the pseudonymized values only (restored in the answer). */
   readonly restorable = new Map<string, string>();
+  /** Whether a placeholder was added since the map was created or loaded. */
+  changed = false;
 
   token(type: string, value: string, restorable: boolean): string {
     const key = `${type}\u0000${value}`;
@@ -39,9 +44,29 @@ export class TokenMap {
       this.counters.set(label, n);
       t = `〔${label}${n}〕`;
       this.byValue.set(key, t);
+      this.changed = true;
     }
-    if (restorable) this.restorable.set(t, value);
+    if (restorable && !this.restorable.has(t)) {
+      this.restorable.set(t, value);
+      this.changed = true;
+    }
     return t;
+  }
+
+  toJSON(): { v: 1; values: [string, string][]; counters: [string, number][]; restorable: [string, string][] } {
+    return { v: 1, values: [...this.byValue], counters: [...this.counters], restorable: [...this.restorable] };
+  }
+
+  /** A map from its JSON form; throws on anything malformed. */
+  static from(data: unknown): TokenMap {
+    const d = data as ReturnType<TokenMap['toJSON']>;
+    const pairs = (a: unknown, second: 'string' | 'number') => Array.isArray(a) && a.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === second);
+    if (!d || d.v !== 1 || !pairs(d.values, 'string') || !pairs(d.counters, 'number') || !pairs(d.restorable, 'string')) throw new TypeError('malformed pseudonym map');
+    const m = new TokenMap();
+    for (const [k, t] of d.values) m.byValue.set(k, t);
+    for (const [l, n] of d.counters) m.counters.set(l, n);
+    for (const [t, v] of d.restorable) m.restorable.set(t, v);
+    return m;
   }
 }
 
@@ -88,8 +113,7 @@ export class ContentStage {
   }
 
   /** inspect + plan the transform of a request's texts. */
-  inspectRequest(texts: readonly string[]): RequestContent {
-    const tokens = new TokenMap();
+  inspectRequest(texts: readonly string[], tokens: TokenMap = new TokenMap()): RequestContent {
     const counts: Record<string, number> = {};
     const blocked = new Set<string>();
     const perText = new Map<string, Finding[]>();

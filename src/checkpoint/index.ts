@@ -17,7 +17,9 @@ import { CheckpointError } from './errors.js';
 import type { Recorder } from './record.js';
 import type { Relay, RelayOutcome, Sink } from './relay.js';
 import type { Routes, ModelRoute } from './routes.js';
-import type { ContentStage, RequestContent } from './content.js';
+import { TokenMap, type ContentStage, type RequestContent } from './content.js';
+import type { Capture, Retainer } from './retain.js';
+import { VaultError, type PseudonymMaps } from '../vault/index.js';
 
 export { CheckpointError } from './errors.js';
 export type { Sink } from './relay.js';
@@ -29,6 +31,10 @@ export interface CheckpointRequest {
   authorization: string | undefined;
   /** `x-sekisho-level`: may raise the level, never lower it. */
   requestedLevel: string | undefined;
+  /** `x-sekisho-conversation`: pseudonyms stay the same across the requests of a conversation. */
+  conversation?: string | undefined;
+  /** `x-sekisho-subject`: whose data this is (erasure unit); the principal when absent. */
+  subject?: string | undefined;
   readBody(): Promise<ParsedBody>;
   signal: AbortSignal;
 }
@@ -62,6 +68,10 @@ export interface CheckpointDeps {
   log: Logger;
   /** Content inspection; absent when `inspect.enabled` is false. */
   content?: ContentStage | undefined;
+  /** Encrypted body retention (record stage); absent when every level keeps metadata only. */
+  retain?: Retainer | undefined;
+  /** Pseudonym maps per conversation, encrypted under the subject's key. */
+  pseudonyms?: PseudonymMaps | undefined;
   limits: { maxAttempts: number; maxResponseBytes: number };
 }
 
@@ -71,20 +81,26 @@ export class Checkpoint {
   async handle(req: CheckpointRequest, sink: Sink): Promise<void> {
     const t0 = performance.now();
     const seq = this.d.recorder.reserve();
-    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null };
+    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null, retained: null };
     try {
-      if (!this.d.recorder.healthy) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
+      if (!this.d.recorder.healthy || this.d.retain?.healthy === false) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
       const principal = (trace.principal = this.authenticate(req));
       const parsed = await req.readBody();
       trace.model = parsed.model;
       const route = this.modelRoute(parsed.model);
-      const inspection = this.inspect(principal, req, parsed);
+      const conversation = this.conversation(req, principal);
+      const inspection = this.inspect(principal, req, parsed, conversation?.tokens);
       trace.level = inspection.level;
       trace.flags = inspection.flags;
       trace.findings = inspection.content?.counts ?? {};
       const decision = (trace.decision = this.decide(principal, inspection, route));
       const outbound = this.transform(parsed, inspection);
+      if (conversation && inspection.content?.tokens.changed) {
+        this.d.pseudonyms!.save(conversation.subject, conversation.id, inspection.content.tokens.toJSON(), decision.level, req.requestId);
+      }
       const order = this.route(decision, route);
+      const capture = this.d.retain?.wants(decision.level) ? this.d.retain.capture(sink) : undefined;
+      if (capture) trace.retained = { subject: req.subject ?? principal.id, body: parsed.body, capture };
       const answer = inspection.content && this.d.content?.answer(inspection.content.tokens);
       trace.outcome = await this.d.relay.relay(
         {
@@ -100,7 +116,7 @@ export class Checkpoint {
           maxResponseBytes: this.d.limits.maxResponseBytes,
           answer,
         },
-        sink,
+        capture?.sink ?? sink,
       );
       if (answer) for (const [type, n] of Object.entries(answer.found)) trace.findings[`answer:${type}`] = n;
     } catch (e) {
@@ -142,11 +158,39 @@ export class Checkpoint {
     return route;
   }
 
+  /** The conversation's pseudonym map (header `x-sekisho-conversation`), loaded from the vault. */
+  private conversation(req: CheckpointRequest, principal: Principal): { id: string; subject: string; tokens: TokenMap } | undefined {
+    if (req.subject !== undefined && !/^[\x21-\x7e]{1,256}$/.test(req.subject)) {
+      throw new CheckpointError(400, 'invalid_request_error', 'invalid_subject_header', 'x-sekisho-subject は 1〜256 文字の ASCII で指定してください', 'x-sekisho-subject must be 1 to 256 printable ASCII characters', {}, 'x-sekisho-subject');
+    }
+    if (req.conversation === undefined || !this.d.content || !this.d.pseudonyms) return undefined;
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(req.conversation)) {
+      throw new CheckpointError(
+        400,
+        'invalid_request_error',
+        'invalid_conversation_header',
+        'x-sekisho-conversation は英数字と . _ : - の 1〜128 文字で指定してください',
+        'x-sekisho-conversation must be 1 to 128 letters, digits, ".", "_", ":" or "-"',
+        {},
+        'x-sekisho-conversation',
+      );
+    }
+    const subject = req.subject ?? principal.id;
+    const stored = this.d.pseudonyms.load(subject, req.conversation, req.requestId);
+    let tokens: TokenMap;
+    try {
+      tokens = stored === undefined ? new TokenMap() : TokenMap.from(stored);
+    } catch {
+      throw new VaultError('vault_tampered', 'この会話の仮名対応表が壊れています', 'The pseudonym map of this conversation is corrupted');
+    }
+    return { id: req.conversation, subject, tokens };
+  }
+
   /**
    * inspect: the level is the key's default, raised (never lowered) by the x-sekisho-level
    * header and by what the inspector finds in the text as it will be sent.
    */
-  private inspect(principal: Principal, req: CheckpointRequest, parsed: ParsedBody): Inspection {
+  private inspect(principal: Principal, req: CheckpointRequest, parsed: ParsedBody, tokens?: TokenMap): Inspection {
     let level = principal.defaultLevel;
     const reasons: Reason[] = [{ code: 'key_default_level', ja: `API キー・資格の既定レベル ${level}`, en: `the API key's (or session's) default level ${level}` }];
     if (req.requestedLevel !== undefined) {
@@ -159,7 +203,7 @@ export class Checkpoint {
         reasons.push({ code: 'header_raises_level', ja: `x-sekisho-level ヘッダーにより ${asked}`, en: `raised to ${asked} by the x-sekisho-level header` });
       }
     }
-    const content = this.d.content?.inspectRequest(parsed.texts());
+    const content = this.d.content?.inspectRequest(parsed.texts(), tokens);
     if (content && content.blocked.length > 0) {
       throw new CheckpointError(
         403,
@@ -224,8 +268,24 @@ export class Checkpoint {
     };
   }
 
-  /** record: metadata only (never text), batched to the store; metrics and a log line. */
+  /**
+   * record: metadata (never text), batched to the store; the bodies too, encrypted, where the
+   * level's retention says so; metrics and a log line.
+   */
   private record(req: CheckpointRequest, t: Trace, ms: number): void {
+    if (t.retained && t.level) {
+      const request = Buffer.from(JSON.stringify(t.retained.body), 'utf8');
+      const answer = t.retained.capture.bytes();
+      try {
+        this.d.retain!.add(req.requestId, t.level, t.retained.subject, request, answer);
+      } catch (e) {
+        this.d.log.error({ request_id: req.requestId, code: (e as VaultError).code }, 'retention failed');
+      } finally {
+        request.fill(0);
+        answer.fill(0);
+        t.retained.capture.wipe();
+      }
+    }
     const backend = t.outcome?.backend ?? null;
     const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : 'error') : 'allow';
     const reason = t.error?.code ?? t.decision?.reason.code ?? 'allowed';
@@ -285,6 +345,8 @@ interface Trace {
   decision: Decision | null;
   outcome: RelayOutcome | null;
   error: CheckpointError | null;
+  /** Bodies to retain (encrypted) when the level's retention is `bodies`. */
+  retained: { subject: string; body: Record<string, unknown>; capture: Capture } | null;
 }
 
 function unavailable(code: string, ja: string, en: string): CheckpointError {
@@ -293,5 +355,11 @@ function unavailable(code: string, ja: string, en: string): CheckpointError {
 
 function toCheckpointError(e: unknown): CheckpointError {
   if (e instanceof CheckpointError) return e;
+  // The vault failed (tampered record, key unavailable): fail closed, nothing was sent.
+  if (e instanceof VaultError) {
+    const ja = `${e.ja} (要求はバックエンドに送信されていません)`;
+    const en = `${e.en} (the request was not sent to a backend)`;
+    return e.code === 'vault_input_invalid' ? new CheckpointError(400, 'invalid_request_error', e.code, ja, en) : new CheckpointError(503, 'server_error', e.code, ja, en);
+  }
   return new CheckpointError(500, 'server_error', 'internal_error', '内部エラーが発生しました (要求はバックエンドに送信されていません)', 'Internal error (the request was not sent to a backend)');
 }

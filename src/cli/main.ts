@@ -1,7 +1,8 @@
 /**
  * `sekisho` command line.
  *   serve | try | apikey create|list|revoke | credential issue|offer|revoke|list | login |
- *   policy test|explain | identity did|rotate-key | config schema|check | inspect | mock-upstream
+ *   policy test|explain | identity did|rotate-key | config schema|check | inspect |
+ *   keys status|rotate|retire | erase | mock-upstream
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, jsonSchema } from '../config/index.js';
@@ -26,9 +27,13 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
   config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
   inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
   inspect PATH... [--jsonl] [--progress]              ファイル・フォルダの一括スキャン (txt md csv jsonl docx pdf) / batch scan
+  keys status [--json] | keys rotate [--batch N] | keys retire --version N
+                                                      テナント鍵の状態・ローテーション・廃止 / tenant key status, rotation, retirement
+  erase --subject ID                                  対象者の鍵を破棄 (暗号消去) / destroy a subject's key (crypto-shredding)
   mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
 
 設定ファイル / configuration: --config, $SEKISHO_CONFIG, or ./sekisho.yaml (created from sekisho.example.yaml)
+鍵ファイルのパスフレーズ / key file passphrase: $SEKISHO_VAULT_PASSPHRASE, else asked on the terminal
 言語 / language: SEKISHO_LANG=ja|en|both`;
 
 const io = {
@@ -53,6 +58,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./policy.js')).policy(rest, io);
     case 'identity':
       return (await import('./identity.js')).identity(rest, io);
+    case 'keys':
+      return (await import('./keys.js')).keys(rest, io);
+    case 'erase':
+      return (await import('./keys.js')).erase(rest, io);
     case 'config': {
       const [verb, ...more] = rest;
       if (verb === 'schema') {

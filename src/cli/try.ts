@@ -137,7 +137,7 @@ function contentFindings(config: Parameters<typeof contentStageFor>[0], policy: 
 }
 
 async function send(loaded: ReturnType<typeof resolveConfig>, principal: Principal, level: LevelName, model: string, text: string): Promise<Trace['sent']> {
-  const core = await buildCore(loaded, { log: createLogger('silent'), authOverride: { authenticate: () => principal } });
+  const core = await buildCore(loaded, { log: createLogger('silent'), interactive: true, authOverride: { authenticate: () => principal } });
   try {
     const result: { status: number; headers: Record<string, string>; body: string } = { status: 0, headers: {}, body: '' };
     await core.checkpoint.handle(

@@ -193,6 +193,79 @@ export const Inspect = z
   })
   .strict();
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name such as SEKISHO_VAULT_PASSPHRASE');
+const LOOPBACK_HOSTS = ['127.0.0.1', '::1', '[::1]', 'localhost'];
+
+export const FileKeystore = z
+  .object({
+    kind: z.literal('file'),
+    path: z.string().min(1).optional().describe('the sealed key file (default <data_dir>/keys/tenant.keyfile; relative to the config file)'),
+    passphrase_env: envName.default('SEKISHO_VAULT_PASSPHRASE').describe('environment variable holding the passphrase (else it is asked on the terminal)'),
+    scrypt_log_n: z.number().int().min(14).max(22).default(15).describe('scrypt cost log2(N) when the key file is created'),
+  })
+  .strict();
+
+export const Pkcs11Keystore = z
+  .object({
+    kind: z.literal('pkcs11'),
+    library: z.string().min(1).describe('path of the PKCS#11 module, such as /usr/lib/softhsm/libsofthsm2.so'),
+    token_label: z.string().min(1).max(32),
+    pin_env: envName.default('SEKISHO_HSM_PIN').describe('environment variable holding the user PIN'),
+    key_label: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,48}$/, 'letters, digits, ".", "_" or "-" (1–48 characters)')
+      .default('sekisho-kek')
+      .describe('KEK objects are labelled <key_label>-v<N>'),
+  })
+  .strict();
+
+export const ExternalKeystore = z
+  .object({
+    kind: z.literal('external'),
+    url: httpUrl.describe('base URL of an XKS-style key service (https, or http to a loopback address)'),
+    key_ids: z
+      .array(z.string().regex(/^[A-Za-z0-9._:/-]{1,128}$/, 'a key id (letters, digits, ".", "_", ":", "/", "-")'))
+      .min(1)
+      .max(64)
+      .describe('key id per KEK version: version N uses key_ids[N-1]; add one to rotate'),
+    allowed_hosts: z.array(z.string().min(1).max(253)).min(1).describe('the only hosts Sekisho will call (the url host must be listed)'),
+    token_env: envName.optional().describe('environment variable holding a bearer token for the key service'),
+    timeout_ms: z.number().int().positive().max(60_000).default(2_000),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(v.url);
+    } catch {
+      return;
+    }
+    if (!v.allowed_hosts.map((h) => h.toLowerCase()).includes(u.hostname.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `a URL whose host is listed in allowed_hosts (${u.hostname} is not)` });
+    }
+    if (u.protocol === 'http:' && !LOOPBACK_HOSTS.includes(u.hostname)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'an https:// URL (plain http only to a loopback address)' });
+    }
+  });
+
+export const Retention = z.enum(['metadata', 'bodies']);
+
+export const VaultConfig = z
+  .object({
+    keystore: z
+      .discriminatedUnion('kind', [FileKeystore, Pkcs11Keystore, ExternalKeystore])
+      .default({ kind: 'file', passphrase_env: 'SEKISHO_VAULT_PASSPHRASE', scrypt_log_n: 15 })
+      .describe('where the tenant key-encryption keys live: file, pkcs11 (HSM) or external (key service)'),
+    retention: z
+      .partialRecord(Level, Retention)
+      .default({})
+      .describe('per level: metadata (the default: decision records only) or bodies (also the request and answer, encrypted)'),
+    max_retained_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024).describe('request or answer bodies longer than this are cut when retained'),
+    subject_cache_ms: z.number().int().min(0).max(3_600_000).default(60_000).describe('how long an unwrapped subject key stays in memory'),
+    poll_ms: z.number().int().min(0).max(3_600_000).default(5_000).describe('how often a running gateway picks up rotations and erasures made by the CLI (0: never)'),
+  })
+  .strict();
+
 export const Config = z
   .object({
     listen: z
@@ -244,6 +317,13 @@ export const Config = z
       })
       .strict()
       .default({ failure_threshold: 3, open_ms: 10_000, max_attempts: 3 }),
+    vault: VaultConfig.default({
+      keystore: { kind: 'file', passphrase_env: 'SEKISHO_VAULT_PASSPHRASE', scrypt_log_n: 15 },
+      retention: {},
+      max_retained_bytes: 1024 * 1024,
+      subject_cache_ms: 60_000,
+      poll_ms: 5_000,
+    }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()
@@ -259,6 +339,7 @@ export type LevelRuleConfig = z.infer<typeof LevelRule>;
 export type ModelRouteConfig = z.infer<typeof ModelRoute>;
 export type LevelName = z.infer<typeof Level>;
 export type IdentityConfig = z.infer<typeof Identity>;
+export type VaultConfigT = z.infer<typeof VaultConfig>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });

@@ -13,12 +13,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
-import { ensureTenantKeys } from '../vault/index.js';
 
-/** The 32-byte key that seals signing keys at rest (HYOK: `vault.secretFor('identity-signing')`). */
-export function sealingKey(dataDir: string): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', ensureTenantKeys(dataDir).root, Buffer.alloc(0), 'sekisho identity-signing v1', 32));
-}
+/** The vault purpose whose secret seals the signing keys at rest (`vault.secretFor`). */
+export const SEALING_PURPOSE = 'identity-signing';
 
 function seal(key: Buffer, jwk: JWK, kid: string): string {
   const iv = crypto.randomBytes(12);
@@ -85,11 +82,12 @@ export class KeyRing {
   ) {}
 
   /** Opens (creating on first use) the key file under `<dataDir>/keys/`. */
-  static async open(dataDir: string, now = new Date()): Promise<KeyRing> {
+  static async open(dataDir: string, sealingKey: Buffer, now = new Date()): Promise<KeyRing> {
     const dir = path.join(dataDir, 'keys');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'identity.json');
-    const sk = sealingKey(dataDir);
+    if (sealingKey.length !== 32) throw new Error('identity: the sealing key must be 32 bytes');
+    const sk = sealingKey;
     let keys: StoredKey[] = [];
     try {
       keys = JSON.parse(fs.readFileSync(file, 'utf8')).keys as StoredKey[];

@@ -3,16 +3,18 @@
  * checkpoint and HTTP server. `close()` shuts down gracefully.
  */
 import { openSqliteStore, type Store } from '../store/index.js';
-import { ensureTenantKeys } from '../vault/index.js';
+import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault/index.js';
 import { Policy, levelIndex } from '../policy/index.js';
 import { Router } from '../routing/index.js';
 import { createBackend, type BackendAdapter } from '../backends/index.js';
 import { Authenticator, AuthError, IdentityService, KeyRing, type Principal } from '../identity/index.js';
 import { handleIdentity, isIdentityPath } from '../identity/http.js';
+import { SEALING_PURPOSE } from '../identity/keys.js';
 import { CedarGuard } from '../policy/cedar/index.js';
 import { Checkpoint, CheckpointError } from '../checkpoint/index.js';
 import { contentStageFor } from '../checkpoint/content.js';
 import { Recorder } from '../checkpoint/record.js';
+import { Retainer } from '../checkpoint/retain.js';
 import { Relay } from '../checkpoint/relay.js';
 import { Routes } from '../checkpoint/routes.js';
 import type { LoadedConfig } from '../config/index.js';
@@ -25,6 +27,10 @@ export interface GatewayOptions {
   port?: number;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** Ask for the key file passphrase on a terminal when it is not in the environment (CLI). */
+  interactive?: boolean;
+  /** Extra sink for key access, erasure and rotation events (the audit log). */
+  vaultEvents?: VaultEvents;
 }
 
 /** Everything behind the HTTP server. */
@@ -37,8 +43,10 @@ export interface Core {
   routes: Routes;
   router: Router;
   recorder: Recorder;
+  retainer: Retainer | undefined;
   metrics: Metrics;
   store: Store;
+  vault: Vault;
   log: Logger;
   /** Models the principal may use: some backend on the route may receive its default level. */
   modelsFor(principal: Principal): { id: string }[];
@@ -51,16 +59,32 @@ export async function buildCore(
 ): Promise<Core> {
   const { config } = loaded;
   const log = opts.log ?? createLogger(config.log.level);
-  ensureTenantKeys(loaded.dataDir);
   const store = openSqliteStore(loaded.sqlitePath);
+  // The vault opens before anything listens: a keystore that cannot be used stops the start.
+  let vault: Vault;
+  try {
+    vault = await openVault(loaded, {
+      store: store.vault,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.interactive ? { interactive: true } : {}),
+      ...(opts.vaultEvents ? { events: opts.vaultEvents } : {}),
+      onEventError: (e) => log.error({ err: e.message }, 'vault events could not be stored'),
+    });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const adapters = new Map<string, BackendAdapter>();
   try {
     for (const b of config.backends) adapters.set(b.id, await createBackend(b, { configDir: loaded.dir, ...(opts.env ? { env: opts.env } : {}) }));
   } catch (e) {
     await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+    await vault.close();
     store.close();
     throw e;
   }
+  const retainsBodies = Object.values(config.vault.retention).includes('bodies');
+  const retainer = retainsBodies ? new Retainer(vault, log, { retention: config.vault.retention, maxBytes: config.vault.max_retained_bytes }) : undefined;
   const guard = await CedarGuard.load(config.policy.pack, config.backends, undefined, { levelsFromConfig: Object.keys(config.policy.levels).length > 0 });
   const policy = new Policy(config.backends, config.policy, undefined, guard);
   const routes = new Routes(config);
@@ -68,7 +92,7 @@ export async function buildCore(
   const metrics = new Metrics();
   const recorder = new Recorder(store, log);
   const identity = config.identity.enabled
-    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir), config: config.identity })
+    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), config: config.identity })
     : undefined;
   const auth = identity ?? new Authenticator(store);
   const checkpoint = new Checkpoint({
@@ -81,6 +105,8 @@ export async function buildCore(
     metrics,
     log,
     content: contentStageFor(config, policy),
+    retain: retainer,
+    pseudonyms: new PseudonymMaps(vault),
     limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
   });
   const ids = config.backends.map((b) => b.id);
@@ -95,8 +121,10 @@ export async function buildCore(
     routes,
     router,
     recorder,
+    retainer,
     metrics,
     store,
+    vault,
     log,
     modelsFor(principal) {
       if (levelIndex(principal.defaultLevel) > levelIndex(principal.maxLevel)) return [];
@@ -108,7 +136,9 @@ export async function buildCore(
     async close() {
       identity?.close();
       recorder.flush();
+      retainer?.flush();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await vault.close();
       store.close();
     },
   };
@@ -139,7 +169,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
             throw e;
           }
         },
-        ready: () => core.recorder.healthy,
+        ready: () => core.recorder.healthy && core.retainer?.healthy !== false,
         identity: core.identity && { isPath: isIdentityPath, handle: (req, res, path) => handleIdentity(core.identity!, req, res, path) },
       },
       opts.host ?? config.listen.host,

@@ -179,12 +179,16 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
       });
       const requestId = uuidv7();
       const level = req.headers['x-sekisho-level'];
+      const conversation = req.headers['x-sekisho-conversation'];
+      const subject = req.headers['x-sekisho-subject'];
       await deps.checkpoint.handle(
         {
           requestId,
           endpoint,
           authorization: req.headers.authorization,
           requestedLevel: Array.isArray(level) ? level.join(',') : level,
+          conversation: Array.isArray(conversation) ? conversation.join(',') : conversation,
+          subject: Array.isArray(subject) ? subject.join(',') : subject,
           readBody: async () => parseOpenAIBody(endpoint, await readJson(req, res, deps.limits.maxBodyBytes, deps.limits.bodyTimeoutMs)),
           signal: ac.signal,
         },

@@ -68,6 +68,87 @@ export interface OfferRow {
   tx_attempts?: number;
 }
 
+/** A tenant intermediate key: version N, sealed by KEK version N in the keystore. */
+export interface VaultTenantKeyRow {
+  version: number;
+  /** null once retired (destroyed). */
+  wrapped: Buffer | null;
+  created_at: string;
+  retired_at: string | null;
+}
+
+export interface VaultSubjectKeyRow {
+  kid: Buffer;
+  /** HMAC of the subject id (the id itself is never stored). */
+  subject_hash: Buffer;
+  key_version: number;
+  wrapped: Buffer;
+  created_at: string;
+}
+
+/** An encrypted record (retained body, pseudonym map …): an envelope, never plaintext. */
+export interface VaultRecordRow {
+  id: string;
+  purpose: string;
+  subject_hash: Buffer | null;
+  /** Tenant key version that wraps the data key; 0 when a subject key wraps it. */
+  key_version: number;
+  level: string;
+  blob: Buffer;
+  created_at: string;
+}
+
+export interface VaultEventRow {
+  ts: string;
+  kind: 'key_access' | 'erasure' | 'rotation';
+  reason: string;
+  purpose: string;
+  key_version: number | null;
+  subject_hash: Buffer | null;
+  /** JSON: metadata only (ids, counts), never key material or personal data. */
+  detail: string;
+}
+
+/** Rows wrapped under a tenant key version, for rotation. */
+export type VaultWrappedTable = 'secrets' | 'subject_keys' | 'records';
+export interface VaultWrappedRow {
+  table: VaultWrappedTable;
+  id: string | Buffer;
+  key_version: number;
+  data: Buffer;
+}
+
+export interface VaultStore {
+  tenantKeys(): VaultTenantKeyRow[];
+  /** false when the version exists already (another process created it). */
+  insertTenantKey(row: VaultTenantKeyRow): boolean;
+  retireTenantKey(version: number, at: string): void;
+  secret(purpose: string): { key_version: number; wrapped: Buffer } | undefined;
+  /** false when the purpose exists already. */
+  insertSecret(purpose: string, keyVersion: number, wrapped: Buffer, at: string): boolean;
+  subjectKey(kid: Buffer): VaultSubjectKeyRow | undefined;
+  liveSubjectKey(subjectHash: Buffer): VaultSubjectKeyRow | undefined;
+  insertSubjectKey(row: VaultSubjectKeyRow): void;
+  subjectCount(): number;
+  /** Deletes the subject's keys (secure_delete overwrites them) and notes the erasure. */
+  eraseSubject(subjectHash: Buffer, at: string): { keys: number; records: number };
+  erasuresSince(id: number): { id: number; subject_hash: Buffer }[];
+  erasureCount(): number;
+  putRecords(rows: readonly VaultRecordRow[]): void;
+  record(id: string): VaultRecordRow | undefined;
+  recordIds(subjectHash: Buffer): string[];
+  /** Rows per key version and table (for `keys status`). */
+  versionCounts(): { table: VaultWrappedTable; key_version: number; n: number }[];
+  /** Up to `limit` rows wrapped under a version other than `current` (and not 0). */
+  stale(current: number, limit: number): VaultWrappedRow[];
+  /** Replaces rows still at their old version; returns how many changed. */
+  rewrap(rows: readonly (VaultWrappedRow & { to: number })[]): number;
+  appendEvents(rows: readonly VaultEventRow[]): void;
+  events(limit: number): (VaultEventRow & { id: number })[];
+  /** Moves the WAL into the database and truncates it (after an erasure). */
+  checkpoint(): void;
+}
+
 export interface Store {
   readonly kind: 'sqlite';
   identity: {
@@ -90,6 +171,7 @@ export interface Store {
     /** Counts a wrong transaction code; returns the number of failures so far. */
     txCodeFailed(id: string): number;
   };
+  vault: VaultStore;
   apiKeys: {
     insert(row: ApiKeyRow): void;
     findByHash(hash: Buffer): ApiKeyRow | undefined;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRow, CredentialRow, DecisionRecord, OfferRow, Store } from './index.js';
+import type { ApiKeyRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
 const MIGRATIONS: string[] = [
@@ -62,6 +62,56 @@ const MIGRATIONS: string[] = [
      tx_code_hash BLOB,
      tx_attempts INTEGER NOT NULL DEFAULT 0
    );`,
+  // The vault (issue #5): wrapped keys and encrypted records; never plaintext.
+  `CREATE TABLE vault_tenant_keys (
+     version INTEGER PRIMARY KEY,
+     wrapped BLOB,
+     created_at TEXT NOT NULL,
+     retired_at TEXT
+   );
+   CREATE TABLE vault_secrets (
+     purpose TEXT PRIMARY KEY,
+     key_version INTEGER NOT NULL,
+     wrapped BLOB NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE vault_subject_keys (
+     kid BLOB PRIMARY KEY,
+     subject_hash BLOB NOT NULL,
+     key_version INTEGER NOT NULL,
+     wrapped BLOB NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX vault_subject_keys_subject ON vault_subject_keys(subject_hash);
+   CREATE INDEX vault_subject_keys_version ON vault_subject_keys(key_version);
+   CREATE TABLE vault_records (
+     id TEXT PRIMARY KEY,
+     purpose TEXT NOT NULL,
+     subject_hash BLOB,
+     key_version INTEGER NOT NULL,
+     level TEXT NOT NULL,
+     blob BLOB NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX vault_records_subject ON vault_records(subject_hash);
+   CREATE INDEX vault_records_version ON vault_records(key_version) WHERE key_version > 0;
+   CREATE TABLE vault_erasures (
+     id INTEGER PRIMARY KEY,
+     subject_hash BLOB NOT NULL,
+     ts TEXT NOT NULL,
+     keys INTEGER NOT NULL,
+     records INTEGER NOT NULL
+   );
+   CREATE TABLE vault_events (
+     id INTEGER PRIMARY KEY,
+     ts TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     purpose TEXT NOT NULL,
+     key_version INTEGER,
+     subject_hash BLOB,
+     detail TEXT NOT NULL
+   );`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -70,6 +120,8 @@ export function openSqliteStore(file: string): Store {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  // Deleted content (erased subject keys) is overwritten, not left in free pages.
+  db.pragma('secure_delete = ON');
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length) {
     db.close();
@@ -144,6 +196,7 @@ export function openSqliteStore(file: string): Store {
       markOfferIssued: (id: string, at: string) => offerIssued.run(at, id).changes === 1,
       txCodeFailed: (id: string) => (txFailed.get(id) as { tx_attempts: number } | undefined)?.tx_attempts ?? 0,
     },
+    vault: vaultStore(db),
     apiKeys: {
       insert: (row: ApiKeyRow) => void insKey.run(row),
       findByHash: (hash: Buffer) => keyByHash.get(hash) as ApiKeyRow | undefined,
@@ -158,5 +211,97 @@ export function openSqliteStore(file: string): Store {
       count: () => (countDecisions.get() as { n: number }).n,
     },
     close: () => db.close(),
+  };
+}
+
+const WRAPPED: Record<VaultWrappedTable, { table: string; id: string; data: string }> = {
+  secrets: { table: 'vault_secrets', id: 'purpose', data: 'wrapped' },
+  subject_keys: { table: 'vault_subject_keys', id: 'kid', data: 'wrapped' },
+  records: { table: 'vault_records', id: 'id', data: 'blob' },
+};
+
+function vaultStore(db: Database.Database): VaultStore {
+  const tenantKeys = db.prepare('SELECT * FROM vault_tenant_keys ORDER BY version');
+  const insTenantKey = db.prepare('INSERT OR IGNORE INTO vault_tenant_keys (version, wrapped, created_at, retired_at) VALUES (@version, @wrapped, @created_at, @retired_at)');
+  const retire = db.prepare('UPDATE vault_tenant_keys SET wrapped = NULL, retired_at = ? WHERE version = ?');
+  const secret = db.prepare('SELECT key_version, wrapped FROM vault_secrets WHERE purpose = ?');
+  const insSecret = db.prepare('INSERT OR IGNORE INTO vault_secrets (purpose, key_version, wrapped, created_at) VALUES (?, ?, ?, ?)');
+  const subjectKey = db.prepare('SELECT * FROM vault_subject_keys WHERE kid = ?');
+  const liveSubjectKey = db.prepare('SELECT * FROM vault_subject_keys WHERE subject_hash = ? ORDER BY created_at DESC LIMIT 1');
+  const insSubjectKey = db.prepare('INSERT INTO vault_subject_keys (kid, subject_hash, key_version, wrapped, created_at) VALUES (@kid, @subject_hash, @key_version, @wrapped, @created_at)');
+  const subjectCount = db.prepare('SELECT count(DISTINCT subject_hash) AS n FROM vault_subject_keys');
+  const delSubjectKeys = db.prepare('DELETE FROM vault_subject_keys WHERE subject_hash = ?');
+  const countSubjectRecords = db.prepare('SELECT count(*) AS n FROM vault_records WHERE subject_hash = ?');
+  const insErasure = db.prepare('INSERT INTO vault_erasures (subject_hash, ts, keys, records) VALUES (?, ?, ?, ?)');
+  const erasuresSince = db.prepare('SELECT id, subject_hash FROM vault_erasures WHERE id > ? ORDER BY id');
+  const erasureCount = db.prepare('SELECT count(*) AS n FROM vault_erasures');
+  const putRecord = db.prepare('INSERT OR REPLACE INTO vault_records (id, purpose, subject_hash, key_version, level, blob, created_at) VALUES (@id, @purpose, @subject_hash, @key_version, @level, @blob, @created_at)');
+  const record = db.prepare('SELECT * FROM vault_records WHERE id = ?');
+  const recordIds = db.prepare('SELECT id FROM vault_records WHERE subject_hash = ? ORDER BY created_at');
+  const counts = db.prepare(
+    `SELECT 'secrets' AS tbl, key_version, count(*) AS n FROM vault_secrets GROUP BY key_version
+     UNION ALL SELECT 'subject_keys', key_version, count(*) FROM vault_subject_keys GROUP BY key_version
+     UNION ALL SELECT 'records', key_version, count(*) FROM vault_records GROUP BY key_version`,
+  );
+  const stale = Object.fromEntries(
+    Object.entries(WRAPPED).map(([k, t]) => [k, db.prepare(`SELECT ${t.id} AS id, key_version, ${t.data} AS data FROM ${t.table} WHERE key_version > 0 AND key_version <> ? LIMIT ?`)]),
+  ) as Record<VaultWrappedTable, Database.Statement>;
+  const rewrapStmt = Object.fromEntries(
+    Object.entries(WRAPPED).map(([k, t]) => [k, db.prepare(`UPDATE ${t.table} SET key_version = ?, ${t.data} = ? WHERE ${t.id} = ? AND key_version = ?`)]),
+  ) as Record<VaultWrappedTable, Database.Statement>;
+  const insEvent = db.prepare('INSERT INTO vault_events (ts, kind, reason, purpose, key_version, subject_hash, detail) VALUES (@ts, @kind, @reason, @purpose, @key_version, @subject_hash, @detail)');
+  const events = db.prepare('SELECT * FROM vault_events ORDER BY id DESC LIMIT ?');
+  const erase = db.transaction((hash: Buffer, at: string) => {
+    const keys = delSubjectKeys.run(hash).changes;
+    const records = (countSubjectRecords.get(hash) as { n: number }).n;
+    insErasure.run(hash, at, keys, records);
+    return { keys, records };
+  });
+  // Batches go in as multi-row statements of 16 rows (several times cheaper than one per row).
+  const RCOLS = ['id', 'purpose', 'subject_hash', 'key_version', 'level', 'blob', 'created_at'] as const;
+  const RGROUP = 16;
+  const putGroup = db.prepare(`INSERT OR REPLACE INTO vault_records (${RCOLS.join(', ')}) VALUES ${Array.from({ length: RGROUP }, () => `(${RCOLS.map(() => '?').join(', ')})`).join(', ')}`);
+  const putMany = db.transaction((rows: readonly Parameters<VaultStore['putRecords']>[0][number][]) => {
+    let i = 0;
+    for (; i + RGROUP <= rows.length; i += RGROUP) putGroup.run(rows.slice(i, i + RGROUP).flatMap((r) => RCOLS.map((c) => r[c])));
+    for (; i < rows.length; i++) putRecord.run(rows[i]!);
+  });
+  const rewrapMany = db.transaction((rows: readonly (VaultWrappedRow & { to: number })[]) => {
+    let n = 0;
+    for (const r of rows) n += rewrapStmt[r.table].run(r.to, r.data, r.id, r.key_version).changes;
+    return n;
+  });
+  const eventsMany = db.transaction((rows: readonly Parameters<VaultStore['appendEvents']>[0][number][]) => {
+    for (const r of rows) insEvent.run(r);
+  });
+  return {
+    tenantKeys: () => tenantKeys.all() as ReturnType<VaultStore['tenantKeys']>,
+    insertTenantKey: (row) => insTenantKey.run(row).changes === 1,
+    retireTenantKey: (version, at) => void retire.run(at, version),
+    secret: (purpose) => secret.get(purpose) as { key_version: number; wrapped: Buffer } | undefined,
+    insertSecret: (purpose, v, wrapped, at) => insSecret.run(purpose, v, wrapped, at).changes === 1,
+    subjectKey: (kid) => subjectKey.get(kid) as ReturnType<VaultStore['subjectKey']>,
+    liveSubjectKey: (hash) => liveSubjectKey.get(hash) as ReturnType<VaultStore['liveSubjectKey']>,
+    insertSubjectKey: (row) => void insSubjectKey.run(row),
+    subjectCount: () => (subjectCount.get() as { n: number }).n,
+    eraseSubject: (hash, at) => erase(hash, at),
+    erasuresSince: (id) => erasuresSince.all(id) as { id: number; subject_hash: Buffer }[],
+    erasureCount: () => (erasureCount.get() as { n: number }).n,
+    putRecords: (rows) => putMany(rows),
+    record: (id) => record.get(id) as ReturnType<VaultStore['record']>,
+    recordIds: (hash) => (recordIds.all(hash) as { id: string }[]).map((r) => r.id),
+    versionCounts: () => (counts.all() as { tbl: VaultWrappedTable; key_version: number; n: number }[]).map((r) => ({ table: r.tbl, key_version: r.key_version, n: r.n })),
+    stale: (current, limit) => {
+      const out: VaultWrappedRow[] = [];
+      for (const table of Object.keys(WRAPPED) as VaultWrappedTable[]) {
+        if (out.length >= limit) break;
+        for (const r of stale[table].all(current, limit - out.length) as { id: string | Buffer; key_version: number; data: Buffer }[]) out.push({ table, ...r });
+      }
+      return out;
+    },
+    rewrap: (rows) => rewrapMany(rows),
+    appendEvents: (rows) => eventsMany(rows),
+    events: (limit) => events.all(limit) as ReturnType<VaultStore['events']>,
+    checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
   };
 }

@@ -15,6 +15,14 @@ import { createApiKey } from '../../src/identity/index.ts';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/dev/mock-upstream.ts';
 import type { LevelName } from '../../src/policy/index.ts';
 
+/** The passphrase of the test gateways' key files (the file keystore is the zero-config default). */
+export const TEST_PASSPHRASE = 'sekisho-test-passphrase';
+
+/** The process environment plus the vault passphrase. */
+export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, ...extra };
+}
+
 export function tmpDir(prefix = 'sekisho-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -60,7 +68,8 @@ export interface Harness {
 
 export async function startHarness(config: Record<string, unknown>): Promise<Harness> {
   const dir = tmpDir();
-  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, ...config };
+  // The file keystore with a cheaper scrypt than the default (2^14): many gateways start in the suite.
+  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 } }, ...config };
   const configFile = path.join(dir, 'sekisho.yaml');
   fs.writeFileSync(configFile, stringify(full));
   const loaded = parseConfig(fs.readFileSync(configFile, 'utf8'), configFile);
@@ -71,7 +80,7 @@ export async function startHarness(config: Record<string, unknown>): Promise<Har
       cb();
     },
   });
-  const gw = await startGateway(loaded, { log: createLogger('info', sink) });
+  const gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv() });
   return {
     gw,
     dir,
