@@ -17,6 +17,10 @@ import type { LoadedConfig } from '../config/index.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { startHttpServer, type RunningServer } from './http.js';
+import { AuditLog } from '../audit/log.js';
+import { auditKeys } from '../audit/keys.js';
+import { auditHttp } from '../audit/http.js';
+import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -33,6 +37,7 @@ export interface Core {
   routes: Routes;
   router: Router;
   recorder: Recorder;
+  audit: AuditLog;
   metrics: Metrics;
   store: Store;
   log: Logger;
@@ -49,11 +54,28 @@ export async function buildCore(
   const log = opts.log ?? createLogger(config.log.level);
   ensureTenantKeys(loaded.dataDir);
   const store = openSqliteStore(loaded.sqlitePath);
+  let audit: AuditLog;
+  try {
+    audit = new AuditLog({
+      store,
+      log,
+      origin: auditOrigin(config),
+      keys: auditKeys(loaded.dataDir),
+      checkpointIntervalMs: config.audit.checkpoint_interval_ms,
+      checkpointEntries: config.audit.checkpoint_entries,
+      witnesses: config.audit.witnesses,
+      recover: true,
+    });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const adapters = new Map<string, BackendAdapter>();
   try {
     for (const b of config.backends) adapters.set(b.id, await createBackend(b, { configDir: loaded.dir, ...(opts.env ? { env: opts.env } : {}) }));
   } catch (e) {
     await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+    audit.close();
     store.close();
     throw e;
   }
@@ -61,7 +83,7 @@ export async function buildCore(
   const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const metrics = new Metrics();
-  const recorder = new Recorder(store, log);
+  const recorder = new Recorder(audit, log, backendFacts(config), policyVersion(config));
   const auth = new Authenticator(store);
   const checkpoint = new Checkpoint({
     auth: opts.authOverride ?? auth,
@@ -86,6 +108,7 @@ export async function buildCore(
     routes,
     router,
     recorder,
+    audit,
     metrics,
     store,
     log,
@@ -97,8 +120,9 @@ export async function buildCore(
         .map((r) => ({ id: r.name }));
     },
     async close() {
-      recorder.flush();
+      audit.close();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await audit.settle();
       store.close();
     },
   };
@@ -130,6 +154,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           }
         },
         ready: () => core.recorder.healthy,
+        audit: auditHttp({
+          store: core.store,
+          vkey: core.audit.vkey,
+          access: config.audit.read.access,
+          auditorTokenHashes: config.audit.read.auditors.map((a) => Buffer.from(a.token_sha256, 'hex')),
+        }),
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,

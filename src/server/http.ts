@@ -20,6 +20,8 @@ export interface ServerDeps {
   /** GET /v1/models for the caller (authenticates). */
   listModels(authorization: string | undefined): { id: string }[];
   ready(): boolean;
+  /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
+  audit?: (method: string, path: string, authorization: string | undefined) => { status: number; headers: Record<string, string>; body: string | Buffer };
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -188,6 +190,13 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
         },
         responseSink(res, deps.limits.writeStallMs),
       );
+      return;
+    }
+    if (deps.audit && path.startsWith('/audit/v1/')) {
+      req.resume();
+      const r = deps.audit(req.method ?? 'GET', path, req.headers.authorization);
+      res.writeHead(r.status, { ...r.headers, 'content-length': typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength });
+      res.end(req.method === 'HEAD' ? undefined : r.body);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');

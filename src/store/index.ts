@@ -49,11 +49,43 @@ export interface Store {
   records: {
     /** The next free sequence number (one past the highest stored). */
     nextSeq(): number;
-    append(rows: readonly DecisionRecord[]): void;
+    /** Appends decision records and (in the same transaction) audit log entries. */
+    append(rows: readonly DecisionRecord[], entries?: readonly AuditEntryRow[]): void;
     byRequestId(id: string): DecisionRecord | undefined;
     count(): number;
   };
+  /** The audit log (issue #6): entries, hash tiles, signed checkpoints. */
+  audit: {
+    append(entries: readonly AuditEntryRow[]): void;
+    /** The highest entry index stored, or -1. */
+    maxIndex(): number;
+    /** The stored entry indices in [from, to), ascending. */
+    indicesIn(from: number, to: number): number[];
+    /** The stored entries in [from, to), ascending. */
+    entries(from: number, to: number): AuditEntryRow[];
+    entry(idx: number): Buffer | undefined;
+    tile(level: number, n: number): Buffer | undefined;
+    /** Writes tiles and a checkpoint in one transaction. */
+    publish(tiles: readonly { level: number; n: number; data: Buffer }[], size: number, note: string, ts: string): void;
+    latestCheckpoint(): AuditCheckpointRow | undefined;
+    checkpoint(size: number): AuditCheckpointRow | undefined;
+    /** Replaces a checkpoint's note (to add witness cosignatures). */
+    setCheckpointNote(size: number, note: string): void;
+  };
   close(): void;
+}
+
+/** One audit log entry: its index and its bytes (canonical JSON). */
+export interface AuditEntryRow {
+  idx: number;
+  data: Buffer;
+}
+
+export interface AuditCheckpointRow {
+  size: number;
+  /** The signed note (with witness cosignatures once collected). */
+  note: string;
+  ts: string;
 }
 
 export { openSqliteStore } from './sqlite.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRow, DecisionRecord, Store } from './index.js';
+import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, DecisionRecord, Store } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
 const MIGRATIONS: string[] = [
@@ -34,6 +34,23 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX decisions_request_id ON decisions(request_id);`,
   `ALTER TABLE decisions ADD COLUMN findings TEXT NOT NULL DEFAULT '';`,
+  // Audit log (issue #6): the log's entries (leaf bytes by index), its hash tiles (C2SP
+  // tlog-tiles, partial tiles grow in place) and the signed checkpoints.
+  `CREATE TABLE audit_entries (
+     idx INTEGER PRIMARY KEY,
+     data BLOB NOT NULL
+   );
+   CREATE TABLE audit_tiles (
+     level INTEGER NOT NULL,
+     n INTEGER NOT NULL,
+     data BLOB NOT NULL,
+     PRIMARY KEY (level, n)
+   ) WITHOUT ROWID;
+   CREATE TABLE audit_checkpoints (
+     size INTEGER PRIMARY KEY,
+     note TEXT NOT NULL,
+     ts TEXT NOT NULL
+   );`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -73,10 +90,33 @@ export function openSqliteStore(file: string): Store {
   const values = (r: DecisionRecord) => COLS.map((c) => r[c]);
   const decisionByReq = db.prepare('SELECT * FROM decisions WHERE request_id = ? ORDER BY seq DESC LIMIT 1');
   const countDecisions = db.prepare('SELECT count(*) AS n FROM decisions');
-  const appendMany = db.transaction((rows: readonly DecisionRecord[]) => {
+  const insEntryOne = db.prepare('INSERT INTO audit_entries (idx, data) VALUES (?, ?)');
+  const insEntryGroup = db.prepare(`INSERT INTO audit_entries (idx, data) VALUES ${Array.from({ length: GROUP }, () => '(?, ?)').join(', ')}`);
+  const insertEntries = (entries: readonly AuditEntryRow[]) => {
+    let i = 0;
+    for (; i + GROUP <= entries.length; i += GROUP) insEntryGroup.run(entries.slice(i, i + GROUP).flatMap((e) => [e.idx, e.data]));
+    for (; i < entries.length; i++) insEntryOne.run(entries[i]!.idx, entries[i]!.data);
+  };
+  const appendMany = db.transaction((rows: readonly DecisionRecord[], entries: readonly AuditEntryRow[] | undefined) => {
     let i = 0;
     for (; i + GROUP <= rows.length; i += GROUP) insGroup.run(rows.slice(i, i + GROUP).flatMap(values));
     for (; i < rows.length; i++) insOne.run(values(rows[i]!));
+    if (entries) insertEntries(entries);
+  });
+  const appendEntries = db.transaction((entries: readonly AuditEntryRow[]) => insertEntries(entries));
+  const maxEntry = db.prepare('SELECT max(idx) AS m FROM audit_entries');
+  const entriesFrom = db.prepare('SELECT idx, data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx');
+  const entryIdxFrom = db.prepare('SELECT idx FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
+  const entryAt = db.prepare('SELECT data FROM audit_entries WHERE idx = ?').pluck();
+  const tileAt = db.prepare('SELECT data FROM audit_tiles WHERE level = ? AND n = ?').pluck();
+  const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data) VALUES (?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data');
+  const putCheckpoint = db.prepare('INSERT INTO audit_checkpoints (size, note, ts) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note, ts = excluded.ts');
+  const latestCp = db.prepare('SELECT size, note, ts FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
+  const cpAt = db.prepare('SELECT size, note, ts FROM audit_checkpoints WHERE size = ?');
+  const setCpNote = db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?');
+  const publish = db.transaction((tiles: readonly { level: number; n: number; data: Buffer }[], size: number, note: string, ts: string) => {
+    for (const t of tiles) putTile.run(t.level, t.n, t.data);
+    putCheckpoint.run(size, note, ts);
   });
 
   return {
@@ -90,9 +130,21 @@ export function openSqliteStore(file: string): Store {
     },
     records: {
       nextSeq: () => ((maxSeq.get() as { m: number | null }).m ?? -1) + 1,
-      append: (rows) => appendMany(rows),
+      append: (rows, entries) => appendMany(rows, entries),
       byRequestId: (id) => decisionByReq.get(id) as DecisionRecord | undefined,
       count: () => (countDecisions.get() as { n: number }).n,
+    },
+    audit: {
+      append: (entries) => appendEntries(entries),
+      maxIndex: () => ((maxEntry.get() as { m: number | null }).m ?? -1),
+      indicesIn: (from, to) => entryIdxFrom.all(from, to) as number[],
+      entries: (from, to) => entriesFrom.all(from, to) as AuditEntryRow[],
+      entry: (idx) => entryAt.get(idx) as Buffer | undefined,
+      tile: (level, n) => tileAt.get(level, n) as Buffer | undefined,
+      publish: (tiles, size, note, ts) => publish(tiles, size, note, ts),
+      latestCheckpoint: () => latestCp.get() as AuditCheckpointRow | undefined,
+      checkpoint: (size) => cpAt.get(size) as AuditCheckpointRow | undefined,
+      setCheckpointNote: (size, note) => void setCpNote.run(note, size),
     },
     close: () => db.close(),
   };

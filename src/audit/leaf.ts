@@ -1,0 +1,154 @@
+/**
+ * Leaves: one per request decision and per event (key access, erasure, policy change, admin
+ * action). Each leaf is canonical JSON (RFC 8785 JCS: keys sorted by UTF-16 code units, no
+ * whitespace, ECMAScript number and string serialization) of metadata only: never prompt
+ * or answer text, never personal data. The request and the answer appear as HMAC-SHA-256
+ * commitments under a tenant key, bound to the request id (identical prompts do not link).
+ */
+import crypto from 'node:crypto';
+import { AuditError } from './errors.js';
+import { MAX_ENTRY_BYTES } from './tiles.js';
+
+export const LEAF_VERSION = 1;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** RFC 8785 canonical JSON for the values leaves use. */
+export function canonicalJson(v: unknown): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(v)) throw new AuditError('bad_leaf', '数値が有限ではありません', 'non-finite number in a leaf');
+      return JSON.stringify(v);
+    case 'string':
+      return JSON.stringify(v);
+    case 'object': {
+      if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort();
+      return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
+    }
+    default:
+      throw new AuditError('bad_leaf', `葉に使えない値の型です: ${typeof v}`, `a leaf cannot hold a value of type ${typeof v}`);
+  }
+}
+
+/** A request decision as it goes into the log. */
+export interface RequestLeaf {
+  v: 1;
+  kind: 'request';
+  index: number;
+  ts: string;
+  request_id: string;
+  /** Pseudonymous principal id (HMAC of the principal id under a tenant key). */
+  principal: string;
+  endpoint: string;
+  model: string;
+  level: string;
+  flags: string[];
+  /** Finding types and counts, never values. */
+  findings: Record<string, number>;
+  decision: string;
+  reason: string;
+  status: number;
+  backend: string | null;
+  /** The backend's processing country and the jurisdictions reaching its operator. */
+  country: string | null;
+  jurisdictions: string[];
+  on_premises: boolean;
+  policy: string;
+  request_commit: string | null;
+  answer_commit: string | null;
+}
+
+export interface LostLeaf {
+  v: 1;
+  kind: 'lost';
+  index: number;
+  ts: string;
+  reason: 'reserved_not_recorded';
+}
+
+export interface EventLeaf {
+  v: 1;
+  kind: 'event';
+  index: number;
+  ts: string;
+  event: string;
+  fields: Record<string, string | number | boolean | null>;
+}
+
+export type Leaf = RequestLeaf | LostLeaf | EventLeaf;
+
+export function encodeLeaf(leaf: Leaf): Buffer {
+  const b = Buffer.from(canonicalJson(leaf), 'utf8');
+  if (b.length > MAX_ENTRY_BYTES) throw new AuditError('entry_too_large', '記録が 65535 バイトを超えています', 'a leaf exceeds 65535 bytes');
+  return b;
+}
+
+/** Parse an entry and check that it is canonical, of a known kind, and at `index`. */
+export function decodeLeaf(entry: Buffer, index: number): Leaf {
+  let v: unknown;
+  try {
+    v = JSON.parse(entry.toString('utf8'));
+  } catch {
+    throw new AuditError('bad_leaf', `索引 ${index} の記録が JSON ではありません`, `the entry at index ${index} is not JSON`, index);
+  }
+  const leaf = v as Leaf;
+  if (!leaf || typeof leaf !== 'object' || leaf.v !== 1 || !['request', 'lost', 'event'].includes(leaf.kind)) {
+    throw new AuditError('bad_leaf', `索引 ${index} の記録の形式が不明です`, `the entry at index ${index} has an unknown format`, index);
+  }
+  if (leaf.index !== index) throw new AuditError('bad_leaf', `索引 ${index} の記録が索引 ${leaf.index} を名乗っています`, `the entry at index ${index} claims index ${leaf.index}`, index);
+  if (canonicalJson(leaf) !== entry.toString('utf8')) throw new AuditError('bad_leaf', `索引 ${index} の記録が正準形ではありません`, `the entry at index ${index} is not canonical JSON`, index);
+  return leaf;
+}
+
+const EVENT_KIND = /^[a-z][a-z0-9_.]{0,63}$/;
+const FIELD_KEY = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Checks the event kind and fields (flat, bounded, metadata only). */
+export function eventLeaf(index: number, event: string, fields: Record<string, unknown>, ts = new Date().toISOString()): EventLeaf {
+  if (!EVENT_KIND.test(event)) throw new AuditError('bad_event', `イベント名 ${event} は使えません`, `invalid event kind ${event}`);
+  const clean: EventLeaf['fields'] = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (!FIELD_KEY.test(k)) throw new AuditError('bad_event', `イベントの項目名 ${k} は使えません`, `invalid event field name ${k}`);
+    if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) clean[k] = v;
+    else if (typeof v === 'string' && v.length <= 512) clean[k] = v;
+    else throw new AuditError('bad_event', `イベントの項目 ${k} の値は 512 文字以下の文字列・数値・真偽値にしてください`, `event field ${k} must be a string of at most 512 characters, a number or a boolean`);
+  }
+  return { v: 1, kind: 'event', index, ts, event, fields: clean };
+}
+
+/** HMAC commitments and pseudonyms under tenant keys. */
+export class Committer {
+  constructor(
+    private readonly commitKey: Buffer,
+    private readonly pseudonymKey: Buffer,
+  ) {}
+
+  /** A commitment stream: update with the bytes, then `digest()` → "hmac-sha256:<base64>". */
+  begin(requestId: string, what: 'request' | 'answer'): { update(b: string | Uint8Array): void; digest(): string } {
+    const h = crypto.createHmac('sha256', this.commitKey);
+    h.update(`sekisho-audit-v1\0${what}\0${requestId}\0`);
+    return {
+      update: (b) => void h.update(b),
+      digest: () => 'hmac-sha256:' + h.digest('base64'),
+    };
+  }
+
+  commit(requestId: string, what: 'request' | 'answer', data: string | Uint8Array): string {
+    const c = this.begin(requestId, what);
+    c.update(data);
+    return c.digest();
+  }
+
+  pseudonym(principalId: string): string {
+    return 'p-' + crypto.createHmac('sha256', this.pseudonymKey).update(principalId).digest('hex').slice(0, 32);
+  }
+}
+
+export type { Json };
