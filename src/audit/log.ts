@@ -69,6 +69,7 @@ export class AuditLog {
   private witnessSize = new Map<string, number>();
   private witnessBusy = new Set<string>();
   private closed = false;
+  private integrateScheduled = false;
   private readonly store: Store;
   private readonly log: Logger;
   private readonly checkpointEntries: number;
@@ -173,7 +174,10 @@ export class AuditLog {
     }
     for (const w of waiters) w.resolve();
     this.sinceCheckpoint += entries.length;
-    if (this.sinceCheckpoint >= this.checkpointEntries) setImmediate(() => this.integrateSafe());
+    if (this.sinceCheckpoint >= this.checkpointEntries && !this.integrateScheduled) {
+      this.integrateScheduled = true;
+      setImmediate(() => this.integrateSafe());
+    }
   }
 
   // ------------------------------------------------------------------------------------
@@ -238,6 +242,8 @@ export class AuditLog {
   }
 
   private integrateSafe(): void {
+    this.integrateScheduled = false;
+    if (this.closed) return;
     try {
       this.integrate();
     } catch (e) {

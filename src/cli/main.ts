@@ -18,6 +18,11 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
   config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
   inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
   mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
+  audit vkey                                          監査ログの検証鍵 / the audit log's verifier key
+  audit verify [--url URL] [--vkey K] [--since CHECKPOINT_FILE] [--counts --from D --to D]
+                                                      監査ログを検証 / verify the audit log (signature, tree, tiles, consistency)
+  audit prove --index N | audit show --request-id ID  包含証明・記録の表示 / inclusion proof, show a leaf
+  report residency --from D --to D [--out DIR] [--png] データ所在報告書 (HTML, PDF) / residency report
 
 設定ファイル / configuration: --config, $SEKISHO_CONFIG, or ./sekisho.yaml (created from sekisho.example.yaml)
 言語 / language: SEKISHO_LANG=ja|en|both`;
@@ -50,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
       }
       throw new CliError({ ja: '使い方: sekisho config schema|check', en: 'Usage: sekisho config schema|check' });
     }
+    case 'audit':
+      return (await import('./audit.js')).auditCmd(rest, io);
+    case 'report':
+      return (await import('./audit.js')).reportCmd(rest, io);
     case 'inspect': {
       let mod: { runInspect?: (args: string[], io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) => Promise<number> };
       try {
