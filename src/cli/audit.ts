@@ -100,7 +100,7 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
       counts: { type: 'boolean' },
       from: { type: 'string' },
       to: { type: 'string' },
-      progress: { type: 'boolean', default: true },
+      'no-progress': { type: 'boolean' },
     },
     strict: true,
   });
@@ -125,7 +125,7 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
   const from = values.from ? parseTime(values.from, '--from') : '0000-01-01T00:00:00.000Z';
   const to = values.to ? parseTime(values.to, '--to') : '9999-12-31T23:59:59.999Z';
   const counter = new ResidencyCounter(from, to);
-  const bar = await progressBar(values.progress !== false);
+  const bar = await progressBar(!values['no-progress']);
   try {
     const r = await verifyLog(source, {
       vkey,

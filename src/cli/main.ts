@@ -102,7 +102,7 @@ main(process.argv.slice(2)).then(
     } else if (e instanceof CliError) {
       io.err(say(e.msg, 'both'));
       process.exitCode = e.exitCode;
-    } else if ((e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+    } else if (typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
       io.err(`引数が正しくありません / invalid arguments: ${(e as Error).message}`);
       process.exitCode = 2;
     } else if ((e as { code?: string })?.code === 'EADDRINUSE') {
