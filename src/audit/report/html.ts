@@ -9,19 +9,20 @@ function barChart(title: string, items: { label: string; value: number; color?: 
   const rowH = 26;
   const labelW = 260;
   const max = Math.max(1, ...items.map((i) => i.value));
-  const h = Math.max(1, items.length) * rowH + 36;
+  const h = Math.max(1, items.length) * rowH + 52;
+  const [ja, en] = title.split(' — ');
   const bars = items
     .map((it, i) => {
       const w = Math.round(((width - labelW - 70) * it.value) / max);
-      const y = 28 + i * rowH;
+      const y = 44 + i * rowH;
       return `<text x="${labelW - 8}" y="${y + 16}" text-anchor="end" font-size="12">${esc(it.label)}</text>
 <rect x="${labelW}" y="${y + 3}" width="${Math.max(w, it.value > 0 ? 2 : 0)}" height="${rowH - 8}" fill="${it.color ?? COLORS[i % COLORS.length]}"/>
 <text x="${labelW + w + 6}" y="${y + 16}" font-size="12">${it.value}</text>`;
     })
     .join('\n');
-  const empty = items.length === 0 ? `<text x="${labelW}" y="44" font-size="12">— (0)</text>` : '';
+  const empty = items.length === 0 ? `<text x="${labelW}" y="60" font-size="12">— (0)</text>` : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" role="img" aria-label="${esc(title)}">
-<text x="0" y="16" font-size="14" font-weight="bold">${esc(title)}</text>${bars}${empty}</svg>`;
+<text x="0" y="16" font-size="14" font-weight="bold">${esc(ja ?? title)}</text><text x="0" y="34" font-size="13">${esc(en ?? '')}</text>${bars}${empty}</svg>`;
 }
 
 export function renderResidencyHtml(c: ResidencyCounts, opts: { tenant: string; note: string; vkey: string; verifyCommand: string; generatedAt: string }): string {
