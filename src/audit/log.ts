@@ -43,11 +43,6 @@ export interface AuditLogOptions {
   recover?: boolean;
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(e: Error): void;
-}
-
 export class AuditLog {
   readonly signer: Signer;
   readonly committer: Committer;
@@ -56,7 +51,8 @@ export class AuditLog {
   private next: number;
   private rows: DecisionRecord[] = [];
   private entries: AuditEntryRow[] = [];
-  private waiters: Waiter[] = [];
+  /** One promise per group commit, shared by every leaf in it. */
+  private batch: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | undefined;
   private scheduled = false;
   private retry: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -121,7 +117,16 @@ export class AuditLog {
   submit(entry: AuditEntryRow, row?: DecisionRecord): Promise<void> {
     this.entries.push(entry);
     if (row) this.rows.push(row);
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.batch) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.batch = { promise, resolve, reject };
+    }
+    const p = this.batch.promise;
     if (this.entries.length >= this.maxBatch) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -155,10 +160,10 @@ export class AuditLog {
     if (this.entries.length === 0 && this.rows.length === 0) return;
     const rows = this.rows;
     const entries = this.entries;
-    const waiters = this.waiters;
+    const batch = this.batch;
     this.rows = [];
     this.entries = [];
-    this.waiters = [];
+    this.batch = undefined;
     try {
       this.store.records.append(rows, entries);
       this.healthy = true;
@@ -169,10 +174,13 @@ export class AuditLog {
       this.log.error({ err: (e as Error).message, pending: this.entries.length }, 'audit/record store write failed; refusing new requests');
       if (!this.closed) this.retry = setTimeout(() => this.flush(), 1000);
       const err = new AuditError('record_unavailable', '記録ストアに書き込めません', 'the record store cannot be written');
-      for (const w of waiters) w.reject(err);
+      if (batch) {
+        batch.promise.catch(() => {});
+        batch.reject(err);
+      }
       return;
     }
-    for (const w of waiters) w.resolve();
+    batch?.resolve();
     this.sinceCheckpoint += entries.length;
     if (this.sinceCheckpoint >= this.checkpointEntries && !this.integrateScheduled) {
       this.integrateScheduled = true;
@@ -337,8 +345,9 @@ export class AuditLog {
   // ------------------------------------------------------------------------------------
   // proofs
 
+  private hashReader: TileHashReader | undefined;
   private reader(): TileHashReader {
-    return new TileHashReader((level, n) => this.readTile(level, n));
+    return (this.hashReader ??= new TileHashReader((level, n) => this.readTile(level, n)));
   }
 
   /** RFC 6962 inclusion proof of `index` in the tree of `size` (default: the latest checkpoint). */

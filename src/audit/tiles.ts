@@ -106,7 +106,32 @@ export function perfectRoot(hashes: Buffer, start: number, count: number): Hash 
  * hashes (or throws).
  */
 export class TileHashReader {
-  constructor(private readonly readTile: (level: number, n: number) => Buffer) {}
+  /** Per tile (level/n/width): the hashes at each height 0..8 inside it, computed once. */
+  private trees = new Map<string, Buffer[][]>();
+
+  constructor(
+    private readonly readTile: (level: number, n: number) => Buffer,
+    private readonly maxCached = 512,
+  ) {}
+
+  private tree(level: number, n: number): Buffer[][] {
+    const tile = this.readTile(level, n);
+    const width = tile.length / HASH_SIZE;
+    const key = `${level}/${n}/${width}`;
+    let t = this.trees.get(key);
+    if (!t) {
+      t = [Array.from({ length: width }, (_, i) => tile.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))];
+      for (let r = 1; r <= TILE_HEIGHT; r++) {
+        const below = t[r - 1]!;
+        const row: Buffer[] = [];
+        for (let j = 0; j + 1 < below.length; j += 2) row.push(nodeHash(below[j]!, below[j + 1]!));
+        t.push(row);
+      }
+      if (this.trees.size >= this.maxCached) this.trees.delete(this.trees.keys().next().value!);
+      this.trees.set(key, t);
+    }
+    return t;
+  }
 
   node(height: number, index: number): Hash {
     const level = Math.floor(height / TILE_HEIGHT);
@@ -115,9 +140,9 @@ export class TileHashReader {
     const first = index * span; // first node at height 8·level
     const n = Math.floor(first / TILE_WIDTH);
     const pos = first - n * TILE_WIDTH;
-    const tile = this.readTile(level, n);
-    if (tile.length < (pos + span) * HASH_SIZE) throw new AuditError('missing_tile', `タイル ${level}/${n} が足りません`, `tile ${level}/${n} is too short`);
-    return perfectRoot(tile, pos, span);
+    const h = this.tree(level, n)[r]![pos / span];
+    if (!h) throw new AuditError('missing_tile', `タイル ${level}/${n} が足りません`, `tile ${level}/${n} is too short`);
+    return h;
   }
 
   /** MTH over leaves [start, end) (RFC 6962 §2.1), from perfect nodes. */

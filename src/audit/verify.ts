@@ -32,6 +32,8 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called for every leaf, in order (the residency counts). */
   onLeaf?: (leaf: Leaf, index: number) => void;
+  /** Also check that every entry is in canonical JSON form (slower; integrity does not need it). */
+  strict?: boolean;
 }
 
 export interface VerifyResult {
@@ -100,7 +102,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     const tile0 = await source.tile(0, n, width);
     for (let i = 0; i < width; i++) {
       const index = start + i;
-      const leaf = decodeLeaf(entries[i]!, index);
+      const leaf = decodeLeaf(entries[i]!, index, { canonical: opts.strict === true });
       const h = leafHash(entries[i]!);
       if (!tile0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE).equals(h)) {
         throw new AuditError('leaf_mismatch', `索引 ${index} の記録のハッシュがタイル ${tilePath(0, n, width)} と一致しません`, `the hash of the entry at index ${index} differs from tile ${tilePath(0, n, width)}`, index);

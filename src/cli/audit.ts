@@ -101,6 +101,7 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       'no-progress': { type: 'boolean' },
+      strict: { type: 'boolean' },
     },
     strict: true,
   });
@@ -132,6 +133,7 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
       ...(since ? { since } : {}),
       witnesses: values.witness ?? [],
       witnessQuorum: Number(values['witness-quorum'] ?? 0),
+      strict: values.strict === true,
       onProgress: (d, t) => bar.update(d, t),
       onLeaf: (leaf) => counter.add(leaf),
     });
