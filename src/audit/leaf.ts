@@ -109,6 +109,27 @@ export function decodeLeaf(entry: Buffer, index: number, opts: { canonical?: boo
   return leaf;
 }
 
+const INDEX_KEY = Buffer.from('"index":');
+
+/**
+ * The index a canonical leaf names, read without parsing the whole entry (for integrity-only
+ * verification; `decodeLeaf` is the full check). -1 when absent or malformed.
+ */
+export function leafIndexOf(entry: Buffer): number {
+  const at = entry.indexOf(INDEX_KEY);
+  if (at < 0) return -1;
+  let n = 0;
+  let i = at + INDEX_KEY.length;
+  const first = i;
+  for (; i < entry.length; i++) {
+    const c = entry[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  if (i === first || i - first > 16 || (entry[first] === 0x30 && i - first > 1)) return -1;
+  return entry[i] === 0x2c || entry[i] === 0x7d ? n : -1;
+}
+
 const EVENT_KIND = /^[a-z][a-z0-9_.]{0,63}$/;
 const FIELD_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 

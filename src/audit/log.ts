@@ -41,6 +41,8 @@ export interface AuditLogOptions {
   maxBatch?: number;
   /** Fill gaps left by a previous process (only the process that serves should). */
   recover?: boolean;
+  /** Publish checkpoints (timer, N entries, on close); false for short-lived CLI processes. */
+  publish?: boolean;
 }
 
 export class AuditLog {
@@ -66,6 +68,7 @@ export class AuditLog {
   private witnessBusy = new Set<string>();
   private closed = false;
   private integrateScheduled = false;
+  private readonly publish: boolean;
   private readonly store: Store;
   private readonly log: Logger;
   private readonly checkpointEntries: number;
@@ -85,8 +88,9 @@ export class AuditLog {
     const seq = this.store.records.nextSeq();
     this.next = Math.max(seq, this.store.audit.maxIndex() + 1, this.tree.size);
     if (opts.recover) this.recoverGaps();
+    this.publish = opts.publish !== false;
     const interval = opts.checkpointIntervalMs ?? 2000;
-    if (interval > 0) {
+    if (interval > 0 && this.publish) {
       this.timer = setInterval(() => this.integrateSafe(), interval);
       this.timer.unref();
     }
@@ -182,7 +186,7 @@ export class AuditLog {
     }
     batch?.resolve();
     this.sinceCheckpoint += entries.length;
-    if (this.sinceCheckpoint >= this.checkpointEntries && !this.integrateScheduled) {
+    if (this.publish && this.sinceCheckpoint >= this.checkpointEntries && !this.integrateScheduled) {
       this.integrateScheduled = true;
       setImmediate(() => this.integrateSafe());
     }
@@ -375,7 +379,7 @@ export class AuditLog {
   close(): void {
     this.flush();
     try {
-      this.integrate();
+      if (this.publish) this.integrate();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'audit log: final checkpoint failed');
     }

@@ -13,6 +13,8 @@ export interface LogSource {
   tile(level: number, n: number, width: number): Promise<Buffer>;
   /** Entry bundle n with exactly `width` entries. */
   entries(n: number, width: number): Promise<Buffer>;
+  /** The same entries already split (sources that have them so, to skip bundling). */
+  entryList?(n: number, width: number): Promise<Buffer[]>;
   describe: string;
 }
 
@@ -53,6 +55,12 @@ export function storeSource(store: Store): LogSource & { tileSync(level: number,
       const b = entriesSync(n, width);
       if (!b) throw notFound(tilePath('entries', n, width));
       return b;
+    },
+    async entryList(n, width) {
+      const start = n * TILE_WIDTH;
+      const list = start + width <= publishedSize() ? store.audit.entryData(start, start + width) : [];
+      if (list.length !== width) throw notFound(tilePath('entries', n, width));
+      return list;
     },
   };
 }

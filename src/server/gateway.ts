@@ -48,7 +48,11 @@ export interface Core {
 
 export async function buildCore(
   loaded: LoadedConfig,
-  opts: GatewayOptions & { authOverride?: { authenticate(h: string | undefined): Principal } } = {},
+  opts: GatewayOptions & {
+    authOverride?: { authenticate(h: string | undefined): Principal };
+    /** 'serve': this process owns the audit log (fills gaps, publishes checkpoints); else it only appends. */
+    auditRole?: 'serve' | 'client';
+  } = {},
 ): Promise<Core> {
   const { config } = loaded;
   const log = opts.log ?? createLogger(config.log.level);
@@ -64,7 +68,8 @@ export async function buildCore(
       checkpointIntervalMs: config.audit.checkpoint_interval_ms,
       checkpointEntries: config.audit.checkpoint_entries,
       witnesses: config.audit.witnesses,
-      recover: true,
+      recover: opts.auditRole === 'serve',
+      publish: opts.auditRole === 'serve',
     });
   } catch (e) {
     store.close();
@@ -135,7 +140,7 @@ export interface Gateway {
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
-  const core = await buildCore(loaded, opts);
+  const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
   let http: RunningServer;
   try {

@@ -63,6 +63,8 @@ export interface Store {
     indicesIn(from: number, to: number): number[];
     /** The stored entries in [from, to), ascending. */
     entries(from: number, to: number): AuditEntryRow[];
+    /** The bytes of the stored entries in [from, to), ascending (no gaps means length = to - from). */
+    entryData(from: number, to: number): Buffer[];
     entry(idx: number): Buffer | undefined;
     tile(level: number, n: number): Buffer | undefined;
     /** Writes tiles and a checkpoint in one transaction. */

@@ -107,6 +107,7 @@ export function openSqliteStore(file: string): Store {
   const maxEntry = db.prepare('SELECT max(idx) AS m FROM audit_entries');
   const entriesFrom = db.prepare('SELECT idx, data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx');
   const entryIdxFrom = db.prepare('SELECT idx FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
+  const entryDataFrom = db.prepare('SELECT data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
   const entryAt = db.prepare('SELECT data FROM audit_entries WHERE idx = ?').pluck();
   const tileAt = db.prepare('SELECT data FROM audit_tiles WHERE level = ? AND n = ?').pluck();
   const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data) VALUES (?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data');
@@ -139,6 +140,7 @@ export function openSqliteStore(file: string): Store {
       maxIndex: () => ((maxEntry.get() as { m: number | null }).m ?? -1),
       indicesIn: (from, to) => entryIdxFrom.all(from, to) as number[],
       entries: (from, to) => entriesFrom.all(from, to) as AuditEntryRow[],
+      entryData: (from, to) => entryDataFrom.all(from, to) as Buffer[],
       entry: (idx) => entryAt.get(idx) as Buffer | undefined,
       tile: (level, n) => tileAt.get(level, n) as Buffer | undefined,
       publish: (tiles, size, note, ts) => publish(tiles, size, note, ts),
