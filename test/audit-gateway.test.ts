@@ -245,7 +245,10 @@ describe('the audit log through the gateway', () => {
     const proof = JSON.parse(p.out);
     assert.equal(proof.index, 3);
     assert.ok(proof.proof.length > 0);
-    const leaf = JSON.parse(Buffer.from(h.gw.core.store.audit.entry(0)!).toString());
+    let i = 0;
+    while (JSON.parse(h.gw.core.store.audit.entry(i)!.toString()).kind !== 'request') i++;
+    const leaf = JSON.parse(h.gw.core.store.audit.entry(i)!.toString());
+    assert.equal(JSON.parse(h.gw.core.store.audit.entry(0)!.toString()).event, 'policy.active', 'the serving process records its policy as an event');
     const s = cli(['audit', 'show', '--config', h.configFile, '--request-id', leaf.request_id]);
     assert.equal(s.code, 0, s.err);
     assert.equal(JSON.parse(s.out).leaf.request_id, leaf.request_id);

@@ -88,7 +88,12 @@ export async function buildCore(
   const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const metrics = new Metrics();
-  const recorder = new Recorder(audit, log, backendFacts(config), policyVersion(config));
+  const version = policyVersion(config);
+  const recorder = new Recorder(audit, log, backendFacts(config), version);
+  // A policy change is an event of the log: the serving process records the policy it starts with.
+  if (opts.auditRole === 'serve') {
+    audit.appendEvent('policy.active', { policy: version, backends: config.backends.length, models: config.models.length }).catch((e) => log.error({ err: (e as Error).message }, 'audit: policy event not recorded'));
+  }
   const auth = new Authenticator(store);
   const checkpoint = new Checkpoint({
     auth: opts.authOverride ?? auth,
