@@ -78,6 +78,28 @@ await Promise.all(pending);
 let ms = performance.now() - t;
 say(`append (leaf built + HMAC commitments + group commit to SQLite): ${Math.round(N / (ms / 1000)).toLocaleString('en')} leaves/s (${(ms / 1000).toFixed(2)} s)`);
 
+// 1b. the sequencer and group commit alone: pre-built leaves (as bytes) into a second store
+{
+  const store2 = openSqliteStore(path.join(dir, 'prebuilt.db'));
+  const log2 = new AuditLog({ store: store2, log: createLogger('silent'), origin: 'bench.example/audit2', keys, checkpointIntervalMs: 0, checkpointEntries: Number.MAX_SAFE_INTEGER });
+  const M = Math.min(N, 300_000);
+  const sample = store.audit.entry(0)!;
+  const t2 = performance.now();
+  let ps: Promise<void>[] = [];
+  for (let i = 0; i < M; i++) {
+    ps.push(log2.submit({ idx: log2.reserve(), data: sample }));
+    if (ps.length >= 8192) {
+      await Promise.all(ps);
+      ps = [];
+    }
+  }
+  await Promise.all(ps);
+  const ms2 = performance.now() - t2;
+  say(`append, sequencer + group commit only (pre-built ${sample.length}-byte leaves, ${M.toLocaleString('en')}): ${Math.round(M / (ms2 / 1000)).toLocaleString('en')} leaves/s`);
+  log2.close();
+  store2.close();
+}
+
 // 2. integrate
 t = performance.now();
 log.integrate(N);
