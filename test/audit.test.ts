@@ -20,7 +20,7 @@ import { parseSignerKey, parseVerifierKey, signNote, openNote, ed25519Signer } f
 import { encodeIndex, parseTilePath, tilePath, encodeBundle, decodeBundle } from '../src/audit/tiles.ts';
 import { signCheckpoint, openCheckpoint, parseCheckpointBody, checkpointBody } from '../src/audit/checkpoint.ts';
 import { cosigner, witnessCosignatures } from '../src/audit/witness.ts';
-import { canonicalJson, decodeLeaf } from '../src/audit/leaf.ts';
+import { canonicalJson, decodeLeaf, encodeLeaf, requestLeafJson, Committer } from '../src/audit/leaf.ts';
 import { AuditLog } from '../src/audit/log.ts';
 import { storeSource } from '../src/audit/source.ts';
 import { verifyLog } from '../src/audit/verify.ts';
@@ -157,6 +157,23 @@ describe('C2SP tlog-tiles encoding', () => {
     assert.equal(b.toString('hex'), '0002616200000001' + '63');
     assert.deepEqual(decodeBundle(b).map(String), ['ab', '', 'c']);
     assert.throws(() => decodeBundle(Buffer.from([0, 5, 1])));
+  });
+  test('the hot-path request leaf encoder writes exactly the canonical JSON', () => {
+    const leaf: any = { v: 1, kind: 'request', index: 7, ts: '2026-01-01T00:00:00.000Z', request_id: 'r', principal: 'p-1', endpoint: 'chat.completions', model: 'm"\u2028', level: 'L3', flags: ['personal', 'my_number'], findings: { Z: 1, A: 2, PERSON_NAME: 3 }, decision: 'allow', reason: 'allowed', status: 200, backend: null, country: null, jurisdictions: [], on_premises: false, policy: 'sha256:x', request_commit: null, answer_commit: 'hmac-sha256:y' };
+    assert.equal(requestLeafJson(leaf), canonicalJson(leaf));
+    assert.equal(encodeLeaf(leaf).toString(), canonicalJson(leaf));
+  });
+  test('commitments: the one-shot HMAC equals node:crypto HMAC-SHA-256 and the streamed form', () => {
+    const key = crypto.randomBytes(32);
+    const c = new Committer(key, crypto.randomBytes(32));
+    const data = '議事録'.repeat(50);
+    const want = 'hmac-sha256:' + crypto.createHmac('sha256', key).update('sekisho-audit-v1\0request\0rid\0').update(data).digest('base64');
+    assert.equal(c.commit('rid', 'request', data), want);
+    const s = c.begin('rid', 'request');
+    s.update(data.slice(0, 7));
+    s.update(Buffer.from(data.slice(7)));
+    assert.equal(s.digest(), want);
+    assert.notEqual(c.commit('rid2', 'request', data), want, 'bound to the request id');
   });
   test('canonical JSON (RFC 8785 ordering and escaping)', () => {
     assert.equal(canonicalJson({ b: 1, a: [true, null, 'é\n'], '\u20ac': 2, '\r': 3 }), '{"\\r":3,"a":[true,null,"é\\n"],"b":1,"€":2}');

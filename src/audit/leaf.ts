@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { AuditError } from './errors.js';
 import { MAX_ENTRY_BYTES } from './tiles.js';
+import { sha256 } from './merkle.js';
 
 export const LEAF_VERSION = 1;
 
@@ -87,9 +88,47 @@ export interface EventLeaf {
 export type Leaf = RequestLeaf | LostLeaf | EventLeaf;
 
 export function encodeLeaf(leaf: Leaf): Buffer {
-  const b = Buffer.from(canonicalJson(leaf), 'utf8');
+  const b = Buffer.from(leaf.kind === 'request' ? requestLeafJson(leaf) : canonicalJson(leaf), 'utf8');
   if (b.length > MAX_ENTRY_BYTES) throw new AuditError('entry_too_large', '記録が 65535 バイトを超えています', 'a leaf exceeds 65535 bytes');
   return b;
+}
+
+/**
+ * The canonical JSON of a request leaf on the hot path: an object literal with its keys already
+ * in RFC 8785 order, so that JSON.stringify writes canonical JSON without a sorting pass
+ * (the unit tests check it equals canonicalJson).
+ */
+export function requestLeafJson(l: RequestLeaf): string {
+  const findingKeys = Object.keys(l.findings);
+  let findings = l.findings;
+  if (findingKeys.length > 1) {
+    findings = {};
+    for (const k of findingKeys.sort()) findings[k] = l.findings[k]!;
+  }
+  for (const v of Object.values(findings)) if (!Number.isFinite(v)) throw new AuditError('bad_leaf', '数値が有限ではありません', 'non-finite number in a leaf');
+  return JSON.stringify({
+    answer_commit: l.answer_commit,
+    backend: l.backend,
+    country: l.country,
+    decision: l.decision,
+    endpoint: l.endpoint,
+    findings,
+    flags: l.flags,
+    index: l.index,
+    jurisdictions: l.jurisdictions,
+    kind: l.kind,
+    level: l.level,
+    model: l.model,
+    on_premises: l.on_premises,
+    policy: l.policy,
+    principal: l.principal,
+    reason: l.reason,
+    request_commit: l.request_commit,
+    request_id: l.request_id,
+    status: l.status,
+    ts: l.ts,
+    v: l.v,
+  });
 }
 
 /** Parse an entry and check that it is canonical, of a known kind, and at `index`. */
@@ -163,10 +202,28 @@ export class Committer {
     };
   }
 
+  private pads: { ipad: Buffer; opad: Buffer } | undefined;
+
+  /**
+   * One-shot HMAC-SHA-256 (RFC 2104) over the same input as `begin`, computed with two
+   * one-shot SHA-256 calls and precomputed pads (no per-call key setup); equal to
+   * crypto.createHmac's result (unit-tested).
+   */
   commit(requestId: string, what: 'request' | 'answer', data: string | Uint8Array): string {
-    const c = this.begin(requestId, what);
-    c.update(data);
-    return c.digest();
+    if (!this.pads) {
+      const k = this.commitKey.length > 64 ? sha256(this.commitKey) : this.commitKey;
+      const ipad = Buffer.alloc(64, 0x36);
+      const opad = Buffer.alloc(64, 0x5c);
+      for (let i = 0; i < k.length; i++) {
+        ipad[i]! ^= k[i]!;
+        opad[i]! ^= k[i]!;
+      }
+      this.pads = { ipad, opad };
+    }
+    const head = `sekisho-audit-v1\0${what}\0${requestId}\0`;
+    const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const inner = sha256(Buffer.concat([this.pads.ipad, Buffer.from(head, 'utf8'), body]));
+    return 'hmac-sha256:' + sha256(Buffer.concat([this.pads.opad, inner])).toString('base64');
   }
 
   private pseudonyms = new Map<string, string>();
