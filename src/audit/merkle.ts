@@ -22,12 +22,14 @@ export const sha256 = hashFn;
 const nodeBuf = Buffer.alloc(65);
 nodeBuf[0] = 1;
 
+let scratch = Buffer.alloc(4096);
+
 /** RFC 6962 §2.1: the hash of a leaf entry. */
 export function leafHash(entry: Uint8Array): Hash {
-  const b = Buffer.allocUnsafe(entry.length + 1);
-  b[0] = 0;
-  b.set(entry, 1);
-  return hashFn(b);
+  if (entry.length + 1 > scratch.length) scratch = Buffer.alloc(Math.max(entry.length + 1, scratch.length * 2));
+  scratch[0] = 0;
+  scratch.set(entry, 1);
+  return hashFn(scratch.subarray(0, entry.length + 1));
 }
 
 /** RFC 6962 §2.1: the hash of an interior node. */

@@ -22,7 +22,9 @@ const notFound = (what: string) => new AuditError('not_found', `${what} があ�
 
 /** Reads tiles and entries from the store, within the latest published checkpoint. */
 export function storeSource(store: Store): LogSource & { tileSync(level: number, n: number, width: number): Buffer | undefined; entriesSync(n: number, width: number): Buffer | undefined; checkpointSync(): string | undefined } {
-  const publishedSize = () => store.audit.latestCheckpoint()?.size ?? 0;
+  // The published size only grows: re-read it only when a request goes beyond what was seen.
+  let seen = 0;
+  const within = (end: number) => end <= seen || end <= (seen = store.audit.latestCheckpoint()?.size ?? 0);
   const tileSync = (level: number, n: number, width: number) => {
     const data = store.audit.tile(level, n);
     if (!data || data.length < width * HASH_SIZE) return undefined;
@@ -30,7 +32,7 @@ export function storeSource(store: Store): LogSource & { tileSync(level: number,
   };
   const entriesSync = (n: number, width: number) => {
     const start = n * TILE_WIDTH;
-    if (start + width > publishedSize()) return undefined;
+    if (!within(start + width)) return undefined;
     const rows = store.audit.entries(start, start + width);
     if (rows.length !== width) return undefined;
     return encodeBundle(rows.map((r) => r.data));
@@ -58,7 +60,7 @@ export function storeSource(store: Store): LogSource & { tileSync(level: number,
     },
     async entryList(n, width) {
       const start = n * TILE_WIDTH;
-      const list = start + width <= publishedSize() ? store.audit.entryData(start, start + width) : [];
+      const list = within(start + width) ? store.audit.entryData(start, start + width) : [];
       if (list.length !== width) throw notFound(tilePath('entries', n, width));
       return list;
     },

@@ -112,7 +112,7 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
         decodeLeaf(entries[i]!, index); // the full check decides (and names the error)
       }
       const h = leafHash(entries[i]!);
-      if (!tile0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE).equals(h)) {
+      if (h.compare(tile0, i * HASH_SIZE, (i + 1) * HASH_SIZE) !== 0) {
         throw new AuditError('leaf_mismatch', `索引 ${index} の記録のハッシュがタイル ${tilePath(0, n, width)} と一致しません`, `the hash of the entry at index ${index} differs from tile ${tilePath(0, n, width)}`, index);
       }
       tree.append(h);

@@ -45,7 +45,7 @@ const MIGRATIONS: string[] = [
      n INTEGER NOT NULL,
      data BLOB NOT NULL,
      PRIMARY KEY (level, n)
-   ) WITHOUT ROWID;
+   );
    CREATE TABLE audit_checkpoints (
      size INTEGER PRIMARY KEY,
      note TEXT NOT NULL,
