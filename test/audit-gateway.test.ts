@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { startHarness, mocks, tokyoBackend, usBackend, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
+import Database from 'better-sqlite3';
 import { cosigner } from '../src/audit/witness.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
@@ -253,6 +254,39 @@ describe('the audit log through the gateway', () => {
     assert.equal(s.code, 0, s.err);
     assert.equal(JSON.parse(s.out).leaf.request_id, leaf.request_id);
     assert.equal(cli(['audit', 'show', '--config', h.configFile, '--request-id', 'nope']).code, 1);
+  });
+
+  test('CLI: one flipped byte in an entry, in a tile, or a rewritten checkpoint makes `audit verify` fail, naming the index', async () => {
+    const db = new Database(path.join(h.dir, 'data', 'sekisho.db'));
+    try {
+      const orig = db.prepare('SELECT data FROM audit_entries WHERE idx = 2').pluck().get() as Buffer;
+      const bad = Buffer.from(orig);
+      bad[bad.length - 5]! ^= 0x01;
+      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = 2').run(bad);
+      let r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /first bad index: 2\b/);
+      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = 2').run(orig);
+      const tile = db.prepare('SELECT data FROM audit_tiles WHERE level = 0 AND n = 1').pluck().get() as Buffer;
+      const badTile = Buffer.from(tile);
+      badTile[3 * 32 + 9]! ^= 0x40;
+      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(badTile);
+      r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /first bad index: 259\b/);
+      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(tile);
+      const cp = db.prepare('SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1').get() as { size: number; note: string };
+      const lines = cp.note.split('\n');
+      lines[2] = Buffer.alloc(32, 7).toString('base64');
+      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(lines.join('\n'), cp.size);
+      r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /signature of sekisho\.local\/acme\/audit does not verify/);
+      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(cp.note, cp.size);
+      assert.equal(cli(['audit', 'verify', '--config', h.configFile, '--no-progress']).code, 0);
+    } finally {
+      db.close();
+    }
   });
 });
 
