@@ -23,7 +23,7 @@ import { CompactRange, consistencyProof, inclusionProof, leafHash, type Hash } f
 import { checkpointBody, signCheckpoint, type Checkpoint } from './checkpoint.js';
 import { ed25519Signer, parseNote, type Signer } from './note.js';
 import { Committer, encodeLeaf, eventLeaf, type LostLeaf } from './leaf.js';
-import { HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, TileHashReader } from './tiles.js';
+import { HASH_SIZE, INNER_NODES, TILE_HEIGHT, TILE_WIDTH, TileHashReader, innerOffset, perfectRoot } from './tiles.js';
 import { requestCosignature, type WitnessConfig } from './witness.js';
 import type { AuditKeys } from './keys.js';
 
@@ -61,7 +61,8 @@ export class AuditLog {
   private sinceCheckpoint = 0;
   private tree!: CompactRange;
   /** Right-edge tiles being filled: key "L/N" → hashes so far. */
-  private edge = new Map<string, { level: number; n: number; data: Buffer; width: number }>();
+  private edge = new Map<string, { level: number; n: number; data: Buffer; width: number; inner: Buffer }>();
+  private fullInner = new Map<string, Buffer>();
   private dirty = new Set<string>();
   private fullTiles = new Map<string, Buffer>();
   private witnessSize = new Map<string, number>();
@@ -204,24 +205,63 @@ export class AuditLog {
     this.tree = CompactRange.fromNodes(size, (h, i) => reader.node(h, i), (h, i, hash) => this.addNode(h, i, hash));
   }
 
-  private addNode(height: number, index: number, hash: Hash): void {
-    if (height % TILE_HEIGHT !== 0) return;
-    const level = height / TILE_HEIGHT;
-    const n = Math.floor(index / TILE_WIDTH);
-    const pos = index - n * TILE_WIDTH;
+  private edgeTile(level: number, n: number) {
     const key = `${level}/${n}`;
     let t = this.edge.get(key);
     if (!t) {
       const stored = this.store.audit.tile(level, n);
       const data = Buffer.alloc(TILE_WIDTH * HASH_SIZE);
       if (stored) stored.copy(data);
-      t = { level, n, data, width: stored ? stored.length / HASH_SIZE : 0 };
+      const inner = Buffer.alloc(INNER_NODES * HASH_SIZE);
+      const storedInner = stored ? this.store.audit.tileInner(level, n) : undefined;
+      if (storedInner) storedInner.copy(inner);
+      else if (stored) {
+        // Tiles written without interior nodes: compute the complete ones.
+        const width = stored.length / HASH_SIZE;
+        for (let r = 1; r < TILE_HEIGHT; r++)
+          for (let j = 0; (j + 1) * 2 ** r <= width; j++) perfectRoot(stored, j * 2 ** r, 2 ** r).copy(inner, innerOffset(r, j));
+      }
+      t = { level, n, data, width: stored ? stored.length / HASH_SIZE : 0, inner };
       this.edge.set(key, t);
     }
+    return t;
+  }
+
+  private addNode(height: number, index: number, hash: Hash): void {
+    const level = Math.floor(height / TILE_HEIGHT);
+    const r = height - level * TILE_HEIGHT;
+    if (r !== 0) {
+      // An interior node of a tile: kept so that proofs need no rehashing.
+      const per = TILE_WIDTH / 2 ** r;
+      const n = Math.floor(index / per);
+      const t = this.edgeTile(level, n);
+      hash.copy(t.inner, innerOffset(r, index - n * per));
+      this.dirty.add(`${level}/${n}`);
+      return;
+    }
+    const n = Math.floor(index / TILE_WIDTH);
+    const pos = index - n * TILE_WIDTH;
+    const key = `${level}/${n}`;
+    const t = this.edgeTile(level, n);
     if (pos !== t.width) throw new AuditError('tile_gap', `タイル ${key} の位置 ${pos} が連続していません`, `tile ${key}: position ${pos} is not contiguous (width ${t.width})`);
     hash.copy(t.data, pos * HASH_SIZE);
     t.width++;
     this.dirty.add(key);
+  }
+
+  /** A tile's interior nodes: the edge being built, else the store (full tiles cached). */
+  readInner(level: number, n: number): Buffer | undefined {
+    const key = `${level}/${n}`;
+    const e = this.edge.get(key);
+    if (e) return e.inner;
+    const full = this.fullInner.get(key);
+    if (full) return full;
+    const t = this.store.audit.tileInner(level, n);
+    if (t && this.fullTiles.has(key)) {
+      if (this.fullInner.size > 4096) this.fullInner.clear();
+      this.fullInner.set(key, t);
+    }
+    return t;
   }
 
   /** A tile's hashes: the edge being built, else the store (full tiles cached). */
@@ -294,7 +334,7 @@ export class AuditLog {
     const note = signCheckpoint(cp, this.signer);
     const tiles = [...this.dirty].map((k) => {
       const t = this.edge.get(k)!;
-      return { level: t.level, n: t.n, data: Buffer.from(t.data.subarray(0, t.width * HASH_SIZE)) };
+      return { level: t.level, n: t.n, data: Buffer.from(t.data.subarray(0, t.width * HASH_SIZE)), inner: Buffer.from(t.inner) };
     });
     this.store.audit.publish(tiles, cp.size, note, new Date().toISOString());
     // Full tiles leave the edge.
@@ -351,7 +391,11 @@ export class AuditLog {
 
   private hashReader: TileHashReader | undefined;
   private reader(): TileHashReader {
-    return (this.hashReader ??= new TileHashReader((level, n) => this.readTile(level, n)));
+    return (this.hashReader ??= new TileHashReader(
+      (level, n) => this.readTile(level, n),
+      512,
+      (level, n) => this.readInner(level, n),
+    ));
   }
 
   /** RFC 6962 inclusion proof of `index` in the tree of `size` (default: the latest checkpoint). */

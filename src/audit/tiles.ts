@@ -15,6 +15,13 @@ export const TILE_WIDTH = 256;
 export const TILE_HEIGHT = 8;
 export const HASH_SIZE = 32;
 export const MAX_ENTRY_BYTES = 0xffff;
+/** Interior nodes of a tile (heights 1..7 inside it): 128 + 64 + … + 2. */
+export const INNER_NODES = 254;
+
+/** Position of the node (height r in 1..7, index pos inside the tile) in a tile's interior-node buffer. */
+export function innerOffset(r: number, pos: number): number {
+  return (TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** r + pos) * HASH_SIZE;
+}
 
 export function encodeIndex(n: number): string {
   let s = String(n % 1000).padStart(3, '0');
@@ -112,6 +119,8 @@ export class TileHashReader {
   constructor(
     private readonly readTile: (level: number, n: number) => Buffer,
     private readonly maxCached = 512,
+    /** Interior nodes kept by the log (optional; otherwise they are computed). */
+    private readonly readInner?: (level: number, n: number) => Buffer | undefined,
   ) {}
 
   private tree(level: number, n: number): Buffer[][] {
@@ -140,6 +149,13 @@ export class TileHashReader {
     const first = index * span; // first node at height 8·level
     const n = Math.floor(first / TILE_WIDTH);
     const pos = first - n * TILE_WIDTH;
+    if (r > 0 && this.readInner) {
+      const inner = this.readInner(level, n);
+      if (inner && (pos + span) * HASH_SIZE <= this.readTile(level, n).length) {
+        const at = innerOffset(r, pos / span);
+        return inner.subarray(at, at + HASH_SIZE);
+      }
+    }
     const h = this.tree(level, n)[r]![pos / span];
     if (!h) throw new AuditError('missing_tile', `タイル ${level}/${n} が足りません`, `tile ${level}/${n} is too short`);
     return h;

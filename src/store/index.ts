@@ -67,8 +67,10 @@ export interface Store {
     entryData(from: number, to: number): Buffer[];
     entry(idx: number): Buffer | undefined;
     tile(level: number, n: number): Buffer | undefined;
+    /** A tile's interior nodes (heights 1–7 inside it), kept to answer proofs fast. */
+    tileInner(level: number, n: number): Buffer | undefined;
     /** Writes tiles and a checkpoint in one transaction. */
-    publish(tiles: readonly { level: number; n: number; data: Buffer }[], size: number, note: string, ts: string): void;
+    publish(tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string): void;
     latestCheckpoint(): AuditCheckpointRow | undefined;
     checkpoint(size: number): AuditCheckpointRow | undefined;
     /** Replaces a checkpoint's note (to add witness cosignatures). */

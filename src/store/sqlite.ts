@@ -44,6 +44,7 @@ const MIGRATIONS: string[] = [
      level INTEGER NOT NULL,
      n INTEGER NOT NULL,
      data BLOB NOT NULL,
+     inner BLOB,
      PRIMARY KEY (level, n)
    );
    CREATE TABLE audit_checkpoints (
@@ -110,13 +111,14 @@ export function openSqliteStore(file: string): Store {
   const entryDataFrom = db.prepare('SELECT data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
   const entryAt = db.prepare('SELECT data FROM audit_entries WHERE idx = ?').pluck();
   const tileAt = db.prepare('SELECT data FROM audit_tiles WHERE level = ? AND n = ?').pluck();
-  const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data) VALUES (?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data');
+  const tileInnerAt = db.prepare('SELECT inner FROM audit_tiles WHERE level = ? AND n = ?').pluck();
+  const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data, inner) VALUES (?, ?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data, inner = excluded.inner');
   const putCheckpoint = db.prepare('INSERT INTO audit_checkpoints (size, note, ts) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note, ts = excluded.ts');
   const latestCp = db.prepare('SELECT size, note, ts FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
   const cpAt = db.prepare('SELECT size, note, ts FROM audit_checkpoints WHERE size = ?');
   const setCpNote = db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?');
-  const publish = db.transaction((tiles: readonly { level: number; n: number; data: Buffer }[], size: number, note: string, ts: string) => {
-    for (const t of tiles) putTile.run(t.level, t.n, t.data);
+  const publish = db.transaction((tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string) => {
+    for (const t of tiles) putTile.run(t.level, t.n, t.data, t.inner ?? null);
     putCheckpoint.run(size, note, ts);
   });
 
@@ -143,6 +145,7 @@ export function openSqliteStore(file: string): Store {
       entryData: (from, to) => entryDataFrom.all(from, to) as Buffer[],
       entry: (idx) => entryAt.get(idx) as Buffer | undefined,
       tile: (level, n) => tileAt.get(level, n) as Buffer | undefined,
+      tileInner: (level, n) => (tileInnerAt.get(level, n) as Buffer | null | undefined) ?? undefined,
       publish: (tiles, size, note, ts) => publish(tiles, size, note, ts),
       latestCheckpoint: () => latestCp.get() as AuditCheckpointRow | undefined,
       checkpoint: (size) => cpAt.get(size) as AuditCheckpointRow | undefined,
