@@ -21,7 +21,7 @@ import type { Logger } from '../ops/log.js';
 import { AuditError } from './errors.js';
 import { CompactRange, consistencyProof, inclusionProof, leafHash, type Hash } from './merkle.js';
 import { checkpointBody, signCheckpoint, type Checkpoint } from './checkpoint.js';
-import { ed25519Signer, parseNote, type Signer } from './note.js';
+import { ALG_COSIGNATURE_V1, ed25519Signer, parseNote, parseVerifierKey, type Signer } from './note.js';
 import { Committer, encodeLeaf, eventLeaf, type LostLeaf } from './leaf.js';
 import { HASH_SIZE, INNER_NODES, TILE_HEIGHT, TILE_WIDTH, TileHashReader, innerOffset, perfectRoot } from './tiles.js';
 import { requestCosignature, type WitnessConfig } from './witness.js';
@@ -85,6 +85,12 @@ export class AuditLog {
     this.checkpointEntries = opts.checkpointEntries ?? 10_000;
     this.maxBatch = opts.maxBatch ?? 1024;
     this.witnesses = opts.witnesses ?? [];
+    for (const w of this.witnesses) {
+      const v = parseVerifierKey(w.vkey);
+      if (v.alg !== ALG_COSIGNATURE_V1 || v.name !== w.name) {
+        throw new AuditError('bad_witness', `立会人 ${w.name} の検証鍵は同じ名前の cosignature/v1 (種別 0x04) の鍵にしてください`, `the verifier key of witness ${w.name} must be a cosignature/v1 key (type 0x04) with the same name`);
+      }
+    }
     this.loadTree();
     const seq = this.store.records.nextSeq();
     this.next = Math.max(seq, this.store.audit.maxIndex() + 1, this.tree.size);
