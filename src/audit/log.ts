@@ -263,7 +263,7 @@ export class AuditLog {
     const full = this.fullInner.get(key);
     if (full) return full;
     const t = this.store.audit.tileInner(level, n);
-    if (t && this.fullTiles.has(key)) {
+    if (t && this.readTile(level, n).length === TILE_WIDTH * HASH_SIZE) {
       if (this.fullInner.size > 4096) this.fullInner.clear();
       this.fullInner.set(key, t);
     }

@@ -149,7 +149,12 @@ export class TileHashReader {
     const first = index * span; // first node at height 8·level
     const n = Math.floor(first / TILE_WIDTH);
     const pos = first - n * TILE_WIDTH;
-    if (r > 0 && this.readInner) {
+    if (r === 0) {
+      const tile = this.readTile(level, n);
+      if ((pos + 1) * HASH_SIZE > tile.length) throw new AuditError('missing_tile', `タイル ${level}/${n} が足りません`, `tile ${level}/${n} is too short`);
+      return tile.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE);
+    }
+    if (this.readInner) {
       const inner = this.readInner(level, n);
       if (inner && (pos + span) * HASH_SIZE <= this.readTile(level, n).length) {
         const at = innerOffset(r, pos / span);
