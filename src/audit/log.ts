@@ -21,7 +21,7 @@ import type { Logger } from '../ops/log.js';
 import { AuditError } from './errors.js';
 import { CompactRange, consistencyProof, inclusionProof, leafHash, type Hash } from './merkle.js';
 import { checkpointBody, signCheckpoint, type Checkpoint } from './checkpoint.js';
-import { ALG_COSIGNATURE_V1, ed25519Signer, parseNote, parseVerifierKey, type Signer } from './note.js';
+import { ALG_COSIGNATURE_V1, ed25519Signer, parseVerifierKey, type Signer } from './note.js';
 import { Committer, encodeLeaf, eventLeaf, type LostLeaf } from './leaf.js';
 import { HASH_SIZE, INNER_NODES, TILE_HEIGHT, TILE_WIDTH, TileHashReader, innerOffset, perfectRoot } from './tiles.js';
 import { requestCosignature, type WitnessConfig } from './witness.js';

@@ -8,17 +8,18 @@
  *     the hashes recomputed from below — the first mismatch names its leaf index;
  *  3. the root rebuilt from the entries equals the checkpoint's root hash;
  *  4. with an older checkpoint: the rebuilt tree at the older size has the older root
- *     (the log was only appended to), and the consistency proof between both verifies.
+ *     (the log was only appended to; recomputing the old root from the entries is at least as strong
+ *     as checking an RFC 6962 consistency proof, which `AuditLog.consistency` serves to witnesses).
  *
  * While it runs, it counts the request leaves (for the residency report), so an auditor
  * recomputes the report's numbers from the entries themselves.
  */
 import { AuditError } from './errors.js';
-import { CompactRange, EMPTY_ROOT, consistencyProof, leafHash, verifyConsistency, type Hash } from './merkle.js';
+import { CompactRange, EMPTY_ROOT, leafHash, type Hash } from './merkle.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseVerifierKey, type Verifier } from './note.js';
 import { witnessCosignatures, type VerifiedCosignature } from './witness.js';
-import { decodeBundle, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, TileHashReader, tilePath, tileWidth } from './tiles.js';
+import { decodeBundle, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidth } from './tiles.js';
 import { decodeLeaf, leafIndexOf, type Leaf } from './leaf.js';
 import type { LogSource } from './source.js';
 
@@ -138,23 +139,4 @@ export async function verifyLog(source: LogSource, opts: VerifyOptions): Promise
     }
   }
   return { checkpoint, note, cosignatures, ...(since ? { since } : {}) };
-}
-
-/** Consistency proof check between two checkpoints from a source's tiles (no entries needed). */
-export async function checkConsistencyFromTiles(source: LogSource, older: Checkpoint, newer: Checkpoint): Promise<boolean> {
-  const cache = new Map<string, Buffer>();
-  // Pre-fetch every tile the proof may touch is expensive; fetch lazily (synchronous reader needs them loaded).
-  const need = async (level: number, n: number) => {
-    const key = `${level}/${n}`;
-    if (!cache.has(key)) cache.set(key, await source.tile(level, n, tileWidth(level, n, newer.size)));
-  };
-  // Load the right edge and all tiles of the levels: small logs only; large ones use verifyLog.
-  const levels = Math.max(1, Math.ceil(Math.log2(Math.max(2, newer.size)) / TILE_HEIGHT));
-  for (let level = 0; level < levels; level++) {
-    const count = Math.ceil(Math.floor(newer.size / TILE_WIDTH ** level) / TILE_WIDTH);
-    for (let n = 0; n < count; n++) await need(level, n);
-  }
-  const reader = new TileHashReader((level, n) => cache.get(`${level}/${n}`)!);
-  const proof = consistencyProof(older.size, newer.size, (s, e) => reader.range(s, e));
-  return verifyConsistency(older.size, newer.size, proof, older.root, newer.root);
 }
