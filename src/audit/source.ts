@@ -33,9 +33,9 @@ export function storeSource(store: Store): LogSource & { tileSync(level: number,
   const entriesSync = (n: number, width: number) => {
     const start = n * TILE_WIDTH;
     if (!within(start + width)) return undefined;
-    const rows = store.audit.entries(start, start + width);
-    if (rows.length !== width) return undefined;
-    return encodeBundle(rows.map((r) => r.data));
+    const list = store.audit.entryData(start, start + width);
+    if (list.length !== width) return undefined;
+    return encodeBundle(list);
   };
   const checkpointSync = () => store.audit.latestCheckpoint()?.note;
   return {
