@@ -87,8 +87,14 @@ test('SIGKILL under load: every answered request is in the log under its index; 
     const killedAt = answered.length;
     assert.ok(killedAt >= 50, `load reached the gateway before the kill (${killedAt} answers)`);
 
-    // Restart: gaps are filled, the log is published; stop gracefully.
+    // Restart: gaps are filled and the log is published (the checkpoint timer); then stop gracefully.
     const again = await startServe(config);
+    const highest = Math.max(...answered.map((a) => a.index));
+    for (const t1 = Date.now(); Date.now() - t1 < 30_000; ) {
+      const note = await (await fetch(`${again.url}/audit/v1/checkpoint`)).text();
+      if (Number(note.split('\n')[1]) > highest) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     again.child.kill('SIGTERM');
     await new Promise((r) => again.child.once('exit', r));
 
