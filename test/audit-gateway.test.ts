@@ -161,6 +161,8 @@ describe('the audit log through the gateway', () => {
     const { data: stream, response } = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'x' }] }).withResponse();
     for await (const _ of stream) void _;
     answered.push({ index: Number(response.headers.get('x-sekisho-audit-index')), id: response.headers.get('x-sekisho-request-id')!, level: 'L0' });
+    // A made-up model name may carry anything: it stays out of the public log.
+    await assert.rejects(ai.chat.completions.create({ model: '山田太郎 090-1234-5678', messages: [{ role: 'user', content: 'x' }] }), (e: any) => e.status === 404);
     const bad = await fetch(`${h.gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(bad.status, 401);
     answered.push({ index: Number(bad.headers.get('x-sekisho-audit-index')), id: bad.headers.get('x-sekisho-request-id')!, level: '' });
@@ -187,6 +189,7 @@ describe('the audit log through the gateway', () => {
     assert.equal(JSON.parse(entries[answered[3]!.index]!.toString()).decision, 'unauthenticated');
     const all = Buffer.concat(entries).toString();
     assert.ok(!all.includes('カナリア') && !all.includes('議事録'), 'no prompt text in the log');
+    assert.ok(!all.includes('山田太郎') && !all.includes('090-1234-5678'), 'no made-up model name in the log');
     assert.ok(!all.includes('東京で処理しました'), 'no answer text in the log');
   });
 

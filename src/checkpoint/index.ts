@@ -253,7 +253,14 @@ export class Checkpoint {
       duration_ms: Math.round(ms * 1000) / 1000,
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
-    }, { flags: t.flags, findings: t.findings, requestCommit: t.requestCommit, answerCommit });
+    }, {
+      flags: t.flags,
+      findings: t.findings,
+      requestCommit: t.requestCommit,
+      answerCommit,
+      // The log is public: a model name the client made up (it may hold anything) is not copied into it.
+      model: t.model && this.d.routes.get(t.model) ? t.model : '',
+    });
     this.d.metrics.countRequest(req.endpoint, t.level ?? 'none', backend ?? 'none', decision);
     this.d.metrics.observeDuration(req.endpoint, ms / 1000);
     this.d.log.info(

@@ -26,6 +26,8 @@ export interface LeafExtras {
   findings: Record<string, number>;
   requestCommit: string | null;
   answerCommit: string | null;
+  /** The model name for the leaf: a configured one, or '' (the decision record keeps what was asked). */
+  model: string;
 }
 
 export class Recorder {
@@ -59,7 +61,7 @@ export class Recorder {
       request_id: r.request_id,
       principal: this.audit.committer.pseudonym(r.principal),
       endpoint: r.endpoint,
-      model: r.model.slice(0, 256),
+      model: x.model,
       level: r.level,
       flags: x.flags,
       findings: x.findings,
