@@ -64,7 +64,13 @@ describe('operations', () => {
       throw new Error('disk full');
     };
     try {
-      await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
+      // The answer of a request whose record cannot be committed is withheld (durability: an
+      // answered request is always in the audit log).
+      await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
+        assert.equal(e.status, 503);
+        assert.equal(e.error.sekisho.code, 'record_unavailable');
+        return true;
+      });
       h.gw.core.recorder.flush();
       const seen = m.seen.length;
       await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {

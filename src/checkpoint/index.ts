@@ -81,11 +81,15 @@ export class Checkpoint {
   async handle(req: CheckpointRequest, sink: Sink): Promise<void> {
     const t0 = performance.now();
     const seq = this.d.recorder.reserve();
-    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null, retained: null };
+    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null, retained: null, requestCommit: null };
+    // The end of the answer is held until the record (an audit-log leaf) is committed.
+    const held = this.d.recorder.hold(sink, req.requestId);
+    sink = held;
     try {
       if (!this.d.recorder.healthy || this.d.retain?.healthy === false) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
       const principal = (trace.principal = this.authenticate(req));
       const parsed = await req.readBody();
+      trace.requestCommit = this.d.recorder.commitRequest(req.requestId, parsed.body);
       trace.model = parsed.model;
       const route = this.modelRoute(parsed.model);
       const conversation = this.conversation(req, principal);
@@ -128,7 +132,7 @@ export class Checkpoint {
       if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="sekisho"';
       if (!req.signal.aborted) sink.send(err.status, headers, JSON.stringify(err.toJSON()));
     } finally {
-      this.record(req, trace, performance.now() - t0);
+      await held.release(this.record(req, trace, performance.now() - t0, held.answerCommit()));
     }
   }
 
@@ -269,10 +273,11 @@ export class Checkpoint {
   }
 
   /**
-   * record: metadata (never text), batched to the store; the bodies too, encrypted, where the
-   * level's retention says so; metrics and a log line.
+   * record: metadata only (never text) as a leaf of the audit log, group-committed to the
+   * store; the bodies too, encrypted, where the level's retention says so; metrics and a log
+   * line. Resolves once the leaf is committed.
    */
-  private record(req: CheckpointRequest, t: Trace, ms: number): void {
+  private record(req: CheckpointRequest, t: Trace, ms: number, answerCommit: string | null): Promise<void> {
     if (t.retained && t.level) {
       const request = Buffer.from(JSON.stringify(t.retained.body), 'utf8');
       const answer = t.retained.capture.bytes();
@@ -290,7 +295,7 @@ export class Checkpoint {
     const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : 'error') : 'allow';
     const reason = t.error?.code ?? t.decision?.reason.code ?? 'allowed';
     const status = t.error?.status ?? t.outcome?.status ?? 0;
-    this.d.recorder.add({
+    const committed = this.d.recorder.add({
       seq: t.seq,
       request_id: req.requestId,
       ts: new Date().toISOString(),
@@ -309,6 +314,13 @@ export class Checkpoint {
       duration_ms: Math.round(ms * 1000) / 1000,
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
+    }, {
+      flags: t.flags,
+      findings: t.findings,
+      requestCommit: t.requestCommit,
+      answerCommit,
+      // The log is public: a model name the client made up (it may hold anything) is not copied into it.
+      model: t.model && this.d.routes.get(t.model) ? t.model : '',
     });
     this.d.metrics.countRequest(req.endpoint, t.level ?? 'none', backend ?? 'none', decision);
     this.d.metrics.observeDuration(req.endpoint, ms / 1000);
@@ -331,6 +343,7 @@ export class Checkpoint {
       },
       'request',
     );
+    return committed;
   }
 }
 
@@ -347,6 +360,8 @@ interface Trace {
   error: CheckpointError | null;
   /** Bodies to retain (encrypted) when the level's retention is `bodies`. */
   retained: { subject: string; body: Record<string, unknown>; capture: Capture } | null;
+  /** HMAC commitment of the request body (the audit leaf holds it, never the body). */
+  requestCommit: string | null;
 }
 
 function unavailable(code: string, ja: string, en: string): CheckpointError {

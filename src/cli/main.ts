@@ -31,6 +31,11 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
                                                       テナント鍵の状態・ローテーション・廃止 / tenant key status, rotation, retirement
   erase --subject ID                                  対象者の鍵を破棄 (暗号消去) / destroy a subject's key (crypto-shredding)
   mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
+  audit vkey                                          監査ログの検証鍵 / the audit log's verifier key
+  audit verify [--url URL] [--vkey K] [--since CHECKPOINT_FILE] [--counts --from D --to D]
+                                                      監査ログを検証 / verify the audit log (signature, tree, tiles, consistency)
+  audit prove --index N | audit show --request-id ID  包含証明・記録の表示 / inclusion proof, show a leaf
+  report residency --from D --to D [--out DIR] [--png] データ所在報告書 (HTML, PDF) / residency report
 
 設定ファイル / configuration: --config, $SEKISHO_CONFIG, or ./sekisho.yaml (created from sekisho.example.yaml)
 鍵ファイルのパスフレーズ / key file passphrase: $SEKISHO_VAULT_PASSPHRASE, else asked on the terminal
@@ -76,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
       }
       throw new CliError({ ja: '使い方: sekisho config schema|check', en: 'Usage: sekisho config schema|check' });
     }
+    case 'audit':
+      return (await import('./audit.js')).auditCmd(rest, io);
+    case 'report':
+      return (await import('./audit.js')).reportCmd(rest, io);
     case 'inspect': {
       let mod: { runInspect?: (args: string[], io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) => Promise<number> };
       try {
@@ -119,7 +128,7 @@ main(process.argv.slice(2)).then(
     } else if (e instanceof CliError) {
       io.err(say(e.msg, 'both'));
       process.exitCode = e.exitCode;
-    } else if ((e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+    } else if (typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
       io.err(`引数が正しくありません / invalid arguments: ${(e as Error).message}`);
       process.exitCode = 2;
     } else if ((e as { code?: string })?.code === 'EADDRINUSE') {

@@ -266,6 +266,46 @@ export const VaultConfig = z
   })
   .strict();
 
+export const Audit = z
+  .object({
+    origin: z
+      .string()
+      .regex(/^[^\s+]{1,256}$/, 'a log name without spaces or "+", such as audit.example.jp/sekisho')
+      .optional()
+      .describe('the log name: checkpoint origin and key name (default sekisho.local/<tenant id>/audit)'),
+    checkpoint_interval_ms: ms(2_000).describe('publish a checkpoint at least this often when there are new entries'),
+    checkpoint_entries: z.number().int().positive().max(1_000_000).default(10_000).describe('… or as soon as this many new entries wait'),
+    witnesses: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[^\s+]{1,256}$/),
+            url: httpUrl.describe('the witness submission prefix (POST <url>/add-checkpoint)'),
+            vkey: z.string().min(1).max(512).describe('the witness verifier key (cosignature/v1, <name>+<hash>+<base64>)'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('C2SP tlog-witness witnesses asked to cosign each checkpoint'),
+    read: z
+      .object({
+        access: z.enum(['public', 'auditor']).default('public').describe('who may read /audit/v1/: anyone, or auditors with a bearer token'),
+        auditors: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1).max(256),
+                token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the bearer token, 64 lowercase hex digits'),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ access: 'public', auditors: [] }),
+  })
+  .strict();
+
 export const Config = z
   .object({
     listen: z
@@ -324,6 +364,7 @@ export const Config = z
       subject_cache_ms: 60_000,
       poll_ms: 5_000,
     }),
+    audit: Audit.default({ checkpoint_interval_ms: 2_000, checkpoint_entries: 10_000, witnesses: [], read: { access: 'public', auditors: [] } }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()
@@ -340,6 +381,7 @@ export type ModelRouteConfig = z.infer<typeof ModelRoute>;
 export type LevelName = z.infer<typeof Level>;
 export type IdentityConfig = z.infer<typeof Identity>;
 export type VaultConfigT = z.infer<typeof VaultConfig>;
+export type AuditConfig = z.infer<typeof Audit>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });

@@ -21,6 +21,11 @@ import type { LoadedConfig } from '../config/index.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { startHttpServer, type RunningServer } from './http.js';
+import { AuditLog } from '../audit/log.js';
+import { auditKeysFromVault } from '../audit/keys.js';
+import { VaultEventImporter } from '../audit/vault-events.js';
+import { auditHttp } from '../audit/http.js';
+import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -44,6 +49,7 @@ export interface Core {
   router: Router;
   recorder: Recorder;
   retainer: Retainer | undefined;
+  audit: AuditLog;
   metrics: Metrics;
   store: Store;
   vault: Vault;
@@ -55,7 +61,11 @@ export interface Core {
 
 export async function buildCore(
   loaded: LoadedConfig,
-  opts: GatewayOptions & { authOverride?: { authenticate(h: string | undefined): Principal } } = {},
+  opts: GatewayOptions & {
+    authOverride?: { authenticate(h: string | undefined): Principal };
+    /** 'serve': this process owns the audit log (fills gaps, publishes checkpoints); else it only appends. */
+    auditRole?: 'serve' | 'client';
+  } = {},
 ): Promise<Core> {
   const { config } = loaded;
   const log = opts.log ?? createLogger(config.log.level);
@@ -74,11 +84,31 @@ export async function buildCore(
     store.close();
     throw e;
   }
+  // The audit log's keys come from the vault (its `audit` secret).
+  let audit: AuditLog;
+  try {
+    audit = new AuditLog({
+      store,
+      log,
+      origin: auditOrigin(config),
+      keys: await auditKeysFromVault(vault),
+      checkpointIntervalMs: config.audit.checkpoint_interval_ms,
+      checkpointEntries: config.audit.checkpoint_entries,
+      witnesses: config.audit.witnesses,
+      recover: opts.auditRole === 'serve',
+      publish: opts.auditRole === 'serve',
+    });
+  } catch (e) {
+    await vault.close();
+    store.close();
+    throw e;
+  }
   const adapters = new Map<string, BackendAdapter>();
   try {
     for (const b of config.backends) adapters.set(b.id, await createBackend(b, { configDir: loaded.dir, ...(opts.env ? { env: opts.env } : {}) }));
   } catch (e) {
     await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+    audit.close();
     await vault.close();
     store.close();
     throw e;
@@ -90,7 +120,16 @@ export async function buildCore(
   const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const metrics = new Metrics();
-  const recorder = new Recorder(store, log);
+  const version = policyVersion(config);
+  const recorder = new Recorder(audit, log, backendFacts(config), version);
+  // A policy change is an event of the log: the serving process records the policy it starts with.
+  // Key accesses, erasures and rotations (from this process or from `sekisho keys|erase`) reach the
+  // log through the vault's event table, which the serving process tails.
+  let importer: VaultEventImporter | undefined;
+  if (opts.auditRole === 'serve') {
+    audit.appendEvent('policy.active', { policy: version, backends: config.backends.length, models: config.models.length }).catch((e) => log.error({ err: (e as Error).message }, 'audit: policy event not recorded'));
+    importer = new VaultEventImporter(store, audit, log);
+  }
   const identity = config.identity.enabled
     ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), config: config.identity })
     : undefined;
@@ -122,6 +161,7 @@ export async function buildCore(
     router,
     recorder,
     retainer,
+    audit,
     metrics,
     store,
     vault,
@@ -135,9 +175,11 @@ export async function buildCore(
     },
     async close() {
       identity?.close();
-      recorder.flush();
       retainer?.flush();
+      await importer?.close();
+      audit.close();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await audit.settle();
       await vault.close();
       store.close();
     },
@@ -151,7 +193,7 @@ export interface Gateway {
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
-  const core = await buildCore(loaded, opts);
+  const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
   let http: RunningServer;
   try {
@@ -171,6 +213,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         },
         ready: () => core.recorder.healthy && core.retainer?.healthy !== false,
         identity: core.identity && { isPath: isIdentityPath, handle: (req, res, path) => handleIdentity(core.identity!, req, res, path) },
+        audit: auditHttp({
+          store: core.store,
+          vkey: core.audit.vkey,
+          access: config.audit.read.access,
+          auditorTokenHashes: config.audit.read.auditors.map((a) => Buffer.from(a.token_sha256, 'hex')),
+        }),
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,

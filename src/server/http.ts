@@ -22,6 +22,8 @@ export interface ServerDeps {
   ready(): boolean;
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
+  /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
+  audit?: (method: string, path: string, authorization: string | undefined) => { status: number; headers: Record<string, string>; body: string | Buffer };
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -197,6 +199,13 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
       return;
     }
     if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
+    if (deps.audit && path.startsWith('/audit/v1/')) {
+      req.resume();
+      const r = deps.audit(req.method ?? 'GET', path, req.headers.authorization);
+      res.writeHead(r.status, { ...r.headers, 'content-length': typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength });
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
     req.resume();
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {

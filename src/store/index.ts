@@ -145,6 +145,8 @@ export interface VaultStore {
   rewrap(rows: readonly (VaultWrappedRow & { to: number })[]): number;
   appendEvents(rows: readonly VaultEventRow[]): void;
   events(limit: number): (VaultEventRow & { id: number })[];
+  /** Events with id > after, ascending (at most limit). */
+  eventsAfter(after: number, limit: number): (VaultEventRow & { id: number })[];
   /** Moves the WAL into the database and truncates it (after an erasure). */
   checkpoint(): void;
 }
@@ -183,11 +185,50 @@ export interface Store {
   records: {
     /** The next free sequence number (one past the highest stored). */
     nextSeq(): number;
-    append(rows: readonly DecisionRecord[]): void;
+    /** Appends decision records and (in the same transaction) audit log entries. */
+    append(rows: readonly DecisionRecord[], entries?: readonly AuditEntryRow[]): void;
     byRequestId(id: string): DecisionRecord | undefined;
     count(): number;
   };
+  /** The audit log (issue #6): entries, hash tiles, signed checkpoints. */
+  audit: {
+    append(entries: readonly AuditEntryRow[]): void;
+    /** The highest entry index stored, or -1. */
+    maxIndex(): number;
+    /** The stored entry indices in [from, to), ascending. */
+    indicesIn(from: number, to: number): number[];
+    /** The stored entries in [from, to), ascending. */
+    entries(from: number, to: number): AuditEntryRow[];
+    /** The bytes of the stored entries in [from, to), ascending (no gaps means length = to - from). */
+    entryData(from: number, to: number): Buffer[];
+    entry(idx: number): Buffer | undefined;
+    tile(level: number, n: number): Buffer | undefined;
+    /** A tile's interior nodes (heights 1–7 inside it), kept to answer proofs fast. */
+    tileInner(level: number, n: number): Buffer | undefined;
+    /** Writes tiles and a checkpoint in one transaction. */
+    publish(tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string): void;
+    latestCheckpoint(): AuditCheckpointRow | undefined;
+    checkpoint(size: number): AuditCheckpointRow | undefined;
+    /** Replaces a checkpoint's note (to add witness cosignatures). */
+    setCheckpointNote(size: number, note: string): void;
+    /** How far an outside event source (such as `vault_events`) has been copied into the log. */
+    importCursor(source: string): number;
+    setImportCursor(source: string, lastId: number): void;
+  };
   close(): void;
+}
+
+/** One audit log entry: its index and its bytes (canonical JSON). */
+export interface AuditEntryRow {
+  idx: number;
+  data: Buffer;
+}
+
+export interface AuditCheckpointRow {
+  size: number;
+  /** The signed note (with witness cosignatures once collected). */
+  note: string;
+  ts: string;
 }
 
 export { openSqliteStore } from './sqlite.js';

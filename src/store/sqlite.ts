@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
+import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
 const MIGRATIONS: string[] = [
@@ -112,6 +112,29 @@ const MIGRATIONS: string[] = [
      subject_hash BLOB,
      detail TEXT NOT NULL
    );`,
+  // Audit log (issue #6): the log's entries (leaf bytes by index), its hash tiles (C2SP
+  // tlog-tiles, partial tiles grow in place) and the signed checkpoints.
+  `CREATE TABLE audit_entries (
+     idx INTEGER PRIMARY KEY,
+     data BLOB NOT NULL
+   );
+   CREATE TABLE audit_tiles (
+     level INTEGER NOT NULL,
+     n INTEGER NOT NULL,
+     data BLOB NOT NULL,
+     inner BLOB,
+     PRIMARY KEY (level, n)
+   );
+   CREATE TABLE audit_checkpoints (
+     size INTEGER PRIMARY KEY,
+     note TEXT NOT NULL,
+     ts TEXT NOT NULL
+   );`,
+  // Outside event sources copied into the audit log (the vault's event table), and how far.
+  `CREATE TABLE audit_imports (
+     source TEXT PRIMARY KEY,
+     last_id INTEGER NOT NULL
+   );`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -153,10 +176,37 @@ export function openSqliteStore(file: string): Store {
   const values = (r: DecisionRecord) => COLS.map((c) => r[c]);
   const decisionByReq = db.prepare('SELECT * FROM decisions WHERE request_id = ? ORDER BY seq DESC LIMIT 1');
   const countDecisions = db.prepare('SELECT count(*) AS n FROM decisions');
-  const appendMany = db.transaction((rows: readonly DecisionRecord[]) => {
+  const insEntryOne = db.prepare('INSERT INTO audit_entries (idx, data) VALUES (?, ?)');
+  const insEntryGroup = db.prepare(`INSERT INTO audit_entries (idx, data) VALUES ${Array.from({ length: GROUP }, () => '(?, ?)').join(', ')}`);
+  const insertEntries = (entries: readonly AuditEntryRow[]) => {
+    let i = 0;
+    for (; i + GROUP <= entries.length; i += GROUP) insEntryGroup.run(entries.slice(i, i + GROUP).flatMap((e) => [e.idx, e.data]));
+    for (; i < entries.length; i++) insEntryOne.run(entries[i]!.idx, entries[i]!.data);
+  };
+  const appendMany = db.transaction((rows: readonly DecisionRecord[], entries: readonly AuditEntryRow[] | undefined) => {
     let i = 0;
     for (; i + GROUP <= rows.length; i += GROUP) insGroup.run(rows.slice(i, i + GROUP).flatMap(values));
     for (; i < rows.length; i++) insOne.run(values(rows[i]!));
+    if (entries) insertEntries(entries);
+  });
+  const appendEntries = db.transaction((entries: readonly AuditEntryRow[]) => insertEntries(entries));
+  const importCursor = db.prepare('SELECT last_id FROM audit_imports WHERE source = ?');
+  const setImportCursor = db.prepare('INSERT INTO audit_imports (source, last_id) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET last_id = excluded.last_id');
+  const maxEntry = db.prepare('SELECT max(idx) AS m FROM audit_entries');
+  const entriesFrom = db.prepare('SELECT idx, data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx');
+  const entryIdxFrom = db.prepare('SELECT idx FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
+  const entryDataFrom = db.prepare('SELECT data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
+  const entryAt = db.prepare('SELECT data FROM audit_entries WHERE idx = ?').pluck();
+  const tileAt = db.prepare('SELECT data FROM audit_tiles WHERE level = ? AND n = ?').pluck();
+  const tileInnerAt = db.prepare('SELECT inner FROM audit_tiles WHERE level = ? AND n = ?').pluck();
+  const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data, inner) VALUES (?, ?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data, inner = excluded.inner');
+  const putCheckpoint = db.prepare('INSERT INTO audit_checkpoints (size, note, ts) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note, ts = excluded.ts');
+  const latestCp = db.prepare('SELECT size, note, ts FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
+  const cpAt = db.prepare('SELECT size, note, ts FROM audit_checkpoints WHERE size = ?');
+  const setCpNote = db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?');
+  const publish = db.transaction((tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string) => {
+    for (const t of tiles) putTile.run(t.level, t.n, t.data, t.inner ?? null);
+    putCheckpoint.run(size, note, ts);
   });
 
   const insCred = db.prepare(
@@ -206,9 +256,25 @@ export function openSqliteStore(file: string): Store {
     },
     records: {
       nextSeq: () => ((maxSeq.get() as { m: number | null }).m ?? -1) + 1,
-      append: (rows) => appendMany(rows),
+      append: (rows, entries) => appendMany(rows, entries),
       byRequestId: (id) => decisionByReq.get(id) as DecisionRecord | undefined,
       count: () => (countDecisions.get() as { n: number }).n,
+    },
+    audit: {
+      append: (entries) => appendEntries(entries),
+      maxIndex: () => ((maxEntry.get() as { m: number | null }).m ?? -1),
+      importCursor: (source) => (importCursor.get(source) as { last_id: number } | undefined)?.last_id ?? 0,
+      setImportCursor: (source, lastId) => void setImportCursor.run(source, lastId),
+      indicesIn: (from, to) => entryIdxFrom.all(from, to) as number[],
+      entries: (from, to) => entriesFrom.all(from, to) as AuditEntryRow[],
+      entryData: (from, to) => entryDataFrom.all(from, to) as Buffer[],
+      entry: (idx) => entryAt.get(idx) as Buffer | undefined,
+      tile: (level, n) => tileAt.get(level, n) as Buffer | undefined,
+      tileInner: (level, n) => (tileInnerAt.get(level, n) as Buffer | null | undefined) ?? undefined,
+      publish: (tiles, size, note, ts) => publish(tiles, size, note, ts),
+      latestCheckpoint: () => latestCp.get() as AuditCheckpointRow | undefined,
+      checkpoint: (size) => cpAt.get(size) as AuditCheckpointRow | undefined,
+      setCheckpointNote: (size, note) => void setCpNote.run(note, size),
     },
     close: () => db.close(),
   };
@@ -251,6 +317,7 @@ function vaultStore(db: Database.Database): VaultStore {
   ) as Record<VaultWrappedTable, Database.Statement>;
   const insEvent = db.prepare('INSERT INTO vault_events (ts, kind, reason, purpose, key_version, subject_hash, detail) VALUES (@ts, @kind, @reason, @purpose, @key_version, @subject_hash, @detail)');
   const events = db.prepare('SELECT * FROM vault_events ORDER BY id DESC LIMIT ?');
+  const eventsAfter = db.prepare('SELECT * FROM vault_events WHERE id > ? ORDER BY id LIMIT ?');
   const erase = db.transaction((hash: Buffer, at: string) => {
     const keys = delSubjectKeys.run(hash).changes;
     const records = (countSubjectRecords.get(hash) as { n: number }).n;
@@ -302,6 +369,7 @@ function vaultStore(db: Database.Database): VaultStore {
     rewrap: (rows) => rewrapMany(rows),
     appendEvents: (rows) => eventsMany(rows),
     events: (limit) => events.all(limit) as ReturnType<VaultStore['events']>,
+    eventsAfter: (after, limit) => eventsAfter.all(after, limit) as ReturnType<VaultStore['eventsAfter']>,
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
   };
 }
