@@ -247,9 +247,9 @@ function lexAt(map: Map<string, LexEntry>, n: string, i: number, maxLen: number,
   const c0 = n.charCodeAt(i);
   const isSei = map === SEI;
   const one = (isSei ? SEI_ONE : MEI_ONE).has(c0);
-  const pre = maxLen >= 2 && (isSei ? SEI_PRE : MEI_PRE).has(c0 * 65536 + n.charCodeAt(i + 1));
-  if (!one && !pre) return EMPTY;
-  if (!pre) maxLen = 1;
+  const longest = maxLen >= 2 ? ((isSei ? SEI_PRE : MEI_PRE).get(c0 * 65536 + n.charCodeAt(i + 1)) ?? 0) : 0;
+  if (!one && !longest) return EMPTY;
+  maxLen = longest ? Math.min(maxLen, longest) : 1;
   const res: { len: number; e: LexEntry }[] = [];
   for (let L = Math.min(maxLen, n.length - i); L >= minLen; L--) {
     const e = map.get(n.substr(i, L));

@@ -9,9 +9,10 @@ export interface LexEntry {
   ambiguous: boolean;
 }
 
-function compile(data: string): { map: Map<string, LexEntry>; maxLen: number; pre: Set<number>; one: Set<number> } {
+function compile(data: string): { map: Map<string, LexEntry>; maxLen: number; pre: Map<number, number>; one: Set<number> } {
   const map = new Map<string, LexEntry>();
-  const pre = new Set<number>();
+  /** two-character prefix → the longest entry starting with it */
+  const pre = new Map<number, number>();
   const one = new Set<number>();
   let maxLen = 0;
   for (const raw of data.split('|')) {
@@ -25,7 +26,10 @@ function compile(data: string): { map: Map<string, LexEntry>; maxLen: number; pr
     }
     map.set(w, { bucket, ambiguous });
     if (w.length === 1) one.add(w.charCodeAt(0));
-    else pre.add(w.charCodeAt(0) * 65536 + w.charCodeAt(1));
+    else {
+      const k = w.charCodeAt(0) * 65536 + w.charCodeAt(1);
+      if ((pre.get(k) ?? 0) < w.length) pre.set(k, w.length);
+    }
     if (w.length > maxLen) maxLen = w.length;
   }
   return { map, maxLen, pre, one };

@@ -89,9 +89,10 @@ const b64Char = (c: number): boolean => isAlnum(c) || c === 43 || c === 47 || c 
 const b64url = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
 
 /** provider-specific token formats starting at word start i. Returns end index or -1. */
-const PS_FIRST = new Set([65, 103, 120, 115, 114, 119, 110, 112, 104, 101]); // A g x s r w n p h e
+// first two characters of every provider format below: ordinary words are rejected before any slicing
+const PS_PREFIX = new Set(['AK', 'AS', 'AG', 'AI', 'AR', 'gh', 'gi', 'gl', 'xo', 'sk', 'rk', 'wh', 'np', 'py', 'hf', 'ey'].map((p) => (p.charCodeAt(0) << 8) | p.charCodeAt(1)));
 function providerSecret(n: string, i: number): number {
-  if (!PS_FIRST.has(n.charCodeAt(i))) return -1;
+  if (!PS_PREFIX.has((n.charCodeAt(i) << 8) | n.charCodeAt(i + 1))) return -1;
   const s4 = n.slice(i, i + 4);
   // AWS access key id
   if (s4 === 'AKIA' || s4 === 'ASIA' || s4 === 'AGPA' || s4 === 'AIDA' || s4 === 'AROA') {
@@ -212,6 +213,8 @@ export function valueAfterKeyword(n: string, kwEnd: number, out: Finding[], stro
 
 const TITLES = new Set(['Mr', 'Mrs', 'Ms', 'Miss', 'Dr', 'Prof', 'Mx', 'Sir', 'Madam', 'Mister']);
 const EN_LABELS = ['name:', 'name is', 'named', 'i am', "i'm", 'dear', 'patient:', 'contact:', 'attn:', 'attention:', 'from:', 'to:', 'signed by', 'regards,', 'sincerely,', 'applicant:', 'customer:', 'employee:', 'author:', 'by'];
+const EN_LABELS_SP = EN_LABELS.map((l) => l + ' ');
+const EN_LABEL_LAST = new Set(EN_LABELS.map((l) => l.charCodeAt(l.length - 1) | 32));
 const NOT_SURNAME = new Set(['The', 'And', 'Inc', 'Ltd', 'Corp', 'Co', 'Street', 'St', 'Avenue', 'Road', 'City', 'University', 'Company', 'Bank', 'Group', 'Team', 'Project', 'Service', 'Services', 'Japan', 'Tokyo', 'Osaka', 'Kyoto', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday', 'I', 'A', 'An', 'In', 'On', 'At', 'To', 'Of', 'For', 'Is', 'It', 'He', 'She', 'We', 'They', 'You', 'My', 'Your', 'Our', 'This', 'That', 'Please', 'Thanks', 'Thank', 'Hi', 'Hello', 'Dear', 'Best', 'Code', 'Bay', 'Hall', 'Park', 'Center', 'Centre', 'Station', 'Hospital', 'School', 'AI', 'API', 'OK']);
 
 function capWordEnd(n: string, i: number): number {
@@ -338,9 +341,13 @@ export function wordAt(n: string, i: number, out: Finding[]): number {
     if (r > we || (r === we && out.length && out[out.length - 1]!.start === i)) return r;
     // English labels before this word
     if (i === 0) return we;
+    // a label ends right before the word or before one space: test its last character first
+    const p = n.charCodeAt(i - 1) === 32 ? i - 2 : i - 1;
+    if (p < 0 || !EN_LABEL_LAST.has(n.charCodeAt(p) | 32)) return we;
     const lab = n.slice(Math.max(0, i - 12), i).toLowerCase();
-    for (const l of EN_LABELS) {
-      if (lab.endsWith(l + ' ') || lab.endsWith(l)) {
+    for (let k = 0; k < EN_LABELS.length; k++) {
+      const l = EN_LABELS[k]!;
+      if (lab.endsWith(EN_LABELS_SP[k]!) || lab.endsWith(l)) {
         if (l === 'by' && !lab.endsWith(' by ')) continue;
         const before = out.length;
         nameAfterLabel(n, i, out);
