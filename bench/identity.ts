@@ -16,7 +16,7 @@ import { CedarGuard } from '../src/policy/cedar/index.ts';
 import { exampleBackends, guardPrincipal } from '../src/policy/cedar/examples.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 import { Identity } from '../src/config/schema.ts';
-import { IdentityService, KeyRing, createOffer, validateClaims } from '../src/identity/index.ts';
+import { IdentityService, KeyRing, createOffer, validateClaims, type ClaimsVault, type StaffClaims } from '../src/identity/index.ts';
 import { Wallet } from '../src/identity/holder.ts';
 
 /**
@@ -71,9 +71,17 @@ results.push(measure('cold decision: one Cedar evaluation (preparsed)', 4000, (i
 // Sessions and presentation verification
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sekisho-bench-'));
 const store = openSqliteStore(path.join(dir, 'db.sqlite'));
-const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
+// claims sealing happens once per credential, not on the measured path: kept in memory here
+const sealedClaims = new Map<string, StaffClaims>();
+const claims: ClaimsVault = {
+  seal: (id, c) => void sealedClaims.set(id, c),
+  open: (id) => sealedClaims.get(id)!,
+  pseudonym: (e) => `bench-${e}`,
+  subjectOf: (e) => `staff:${e}`,
+};
+const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), claims, config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
 const wallet = await Wallet.ephemeral();
-const o = createOffer(store, svc.origin, validateClaims({ name: 'Bench', employee_id: 'B1', clearance: 'L3', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] }), { credentialTtlDays: 30, offerTtlS: 600 });
+const o = createOffer(store, svc.origin, claims, validateClaims({ name: 'Bench', employee_id: 'B1', clearance: 'L3', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] }), { credentialTtlDays: 30, offerTtlS: 600 });
 const sdJwt = await svc.vci.issue(store.identity.credential(o.credentialId)!, wallet.publicJwk as never, Date.now());
 const vps: string[] = [];
 for (let i = 0; i < 300; i++) {

@@ -183,14 +183,14 @@ describe('bad input → 401 with a precise reason, never a session', () => {
   });
 
   test('unknown issuer', async () => {
-    const other = new IdentityService({ store: f.store, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://other.example' });
+    const other = new IdentityService({ store: f.store, claims: f.claims, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://other.example' });
     const row = f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
     const foreign = await other.vci.issue(row, wallet.publicJwk as never, Date.now());
     await refused(present(foreign), 'unknown_issuer');
   });
 
   test('a key that is not published (same issuer id, other key)', async () => {
-    const impostor = new IdentityService({ store: f.store, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
+    const impostor = new IdentityService({ store: f.store, claims: f.claims, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
     const row = f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
     await refused(present(await impostor.vci.issue(row, wallet.publicJwk as never, Date.now())), 'unknown_issuer');
   });
@@ -237,7 +237,7 @@ describe('bad input → 401 with a precise reason, never a session', () => {
   });
 
   test('encrypted responses (direct_post.jwt): accepted; a plain answer to an encrypted request or a tampered JWE are refused', async () => {
-    const enc = new IdentityService({ store: f.store, keys: f.svc.keys, config: Identity.parse({}), origin: 'https://sekisho.example.jp', now: () => f.clock.now });
+    const enc = new IdentityService({ store: f.store, claims: f.claims, keys: f.svc.keys, config: Identity.parse({}), origin: 'https://sekisho.example.jp', now: () => f.clock.now });
     const { sdJwt } = await f.issue(wallet.publicJwk as never);
     let { request } = enc.verifier.createRequest();
     assert.equal(request.response_mode, 'direct_post.jwt');

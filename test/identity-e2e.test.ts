@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startHarness, mocks, tokyoBackend, usBackend, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
-import { createOffer, validateClaims, type StaffClaims } from '../src/identity/index.ts';
+import { createOffer, validateClaims, vaultClaims, type StaffClaims } from '../src/identity/index.ts';
 import { Wallet } from '../src/identity/holder.ts';
 
 const TRAINED: Partial<StaffClaims> = {
@@ -37,7 +37,7 @@ describe('identity end to end', () => {
     await Promise.all([tokyo.close(), us.close()]);
   });
 
-  const offer = (c: Partial<StaffClaims>) => createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims(c), { credentialTtlDays: 30, offerTtlS: 600 });
+  const offer = (c: Partial<StaffClaims>) => createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims(c), { credentialTtlDays: 30, offerTtlS: 600 });
 
   test('the tenant DID document and the issuer metadata are served', async () => {
     const did = await (await fetch(`${h.gw.url}/.well-known/did.json`)).json();
@@ -104,7 +104,7 @@ describe('identity end to end', () => {
     const s = await wallet.login(h.gw.url);
     const ai = h.client(s.session_token);
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
-    assert.equal(h.gw.core.store.identity.revokeCredential('E1004', new Date().toISOString()), 1);
+    assert.equal(h.gw.core.store.identity.revokeCredential(vaultClaims(h.gw.core.vault).pseudonym('E1004'), new Date().toISOString()), 1);
     // status_refresh_s is 1 in this test: the session ends at the next sweep (the loop allows
     // a generous 5 intervals so that a loaded machine does not make the test flaky)
     const t0 = Date.now();
@@ -134,7 +134,7 @@ describe('identity end to end', () => {
   });
 
   test('an offer with a transaction code (PIN): wrong codes are refused, five of them void the offer', async () => {
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims({ ...TRAINED, employee_id: 'E1006' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1006' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
     assert.match(o.txCode!, /^\d{6}$/);
     assert.equal((o.offer as any).grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'].tx_code.length, 6);
     const w = await Wallet.ephemeral();
@@ -142,7 +142,7 @@ describe('identity end to end', () => {
     const wrong = o.txCode === '000000' ? '111111' : '000000';
     await assert.rejects(w.obtain(o.uri, wrong), (e: any) => e.status === 400 && e.code === 'invalid_grant');
     await w.obtain(o.uri, o.txCode);
-    const p = createOffer(h.gw.core.store, h.gw.core.identity!.origin, validateClaims({ ...TRAINED, employee_id: 'E1007' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const p = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1007' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
     const bad = p.txCode === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) await assert.rejects(w.obtain(p.uri, bad));
     await assert.rejects(w.obtain(p.uri, p.txCode), (e: any) => /Too many/.test(e.message));

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
 import { openSqliteStore } from '../store/index.js';
-import { createOffer, offerFor, validateClaims, type Training } from '../identity/index.js';
+import { createOffer, offerFor, validateClaims, vaultClaims, type Training } from '../identity/index.js';
+import { openVault, type Vault } from '../vault/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { resolveConfig } from './common.js';
 import { CliError, cliLang, label, say } from './i18n.js';
@@ -63,6 +64,22 @@ export async function credential(argv: string[], io: IO): Promise<number> {
   const idc = loaded.config.identity;
   const store = openSqliteStore(loaded.sqlitePath);
   const lang = cliLang();
+  // personal claims are sealed by the vault (passphrase, HSM or key service)
+  let vault: Vault | undefined;
+  try {
+    vault = await openVault(loaded, { store: store.vault, interactive: true, reason: 'admin_read', pollMs: 0 });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const sealed = vaultClaims(vault);
+  const claimsOf = (id: string): { name: string; clearance: string; [k: string]: unknown } | null => {
+    try {
+      return sealed.open(id, 'admin_read') as never;
+    } catch {
+      return null; // erased (crypto-shredded)
+    }
+  };
   try {
     switch (verb) {
       case 'issue': {
@@ -81,7 +98,7 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         }
         const ttl = values['ttl-days'] ? Number(values['ttl-days']) : idc.credential_ttl_days;
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3650) throw new CliError({ ja: '--ttl-days は 1〜3650 です', en: '--ttl-days must be 1 to 3650' });
-        const o = createOffer(store, originOf(loaded), claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
+        const o = createOffer(store, originOf(loaded), sealed, claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
         if (values.json) {
           io.out(JSON.stringify({ credential_id: o.credentialId, offer_uri: o.uri, offer: o.offer, ...(o.txCode ? { tx_code: o.txCode } : {}) }));
           return 0;
@@ -105,7 +122,8 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       case 'revoke': {
         const target = positionals[0];
         if (!target) throw new CliError({ ja: '失効させる資格情報の id または職員番号を指定してください', en: 'Give the credential id or employee id to revoke' });
-        const n = store.identity.revokeCredential(target, new Date().toISOString());
+        const at = new Date().toISOString();
+        const n = store.identity.revokeCredential(target, at) || store.identity.revokeCredential(sealed.pseudonym(target), at);
         if (n === 0) throw new CliError({ ja: `有効な資格情報 ${target} はありません`, en: `No active credential ${target}` }, 1);
         io.out(say({ ja: `${n} 件の資格情報を失効させました。そのセッションは ${idc.status_refresh_s} 秒以内に終了します`, en: `Revoked ${n} credential(s); their sessions end within ${idc.status_refresh_s} s` }, lang));
         return 0;
@@ -113,13 +131,14 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       case 'list': {
         const rows = store.identity.credentials();
         if (values.json) {
-          io.out(JSON.stringify(rows.map((r) => ({ ...r, claims: JSON.parse(r.claims) }))));
+          io.out(JSON.stringify(rows.map((r) => ({ ...r, claims: claimsOf(r.id) }))));
           return 0;
         }
         io.out(['id', 'employee_id', 'name', 'clearance', 'issued', 'expires', 'revoked'].join('\t'));
         for (const r of rows) {
-          const c = JSON.parse(r.claims) as { name: string; clearance: string };
-          io.out([r.id, r.employee_id ?? '-', c.name, c.clearance, r.issued_at ?? '-', r.expires_at, r.revoked_at ?? '-'].join('\t'));
+          const c = claimsOf(r.id);
+          const erased = label({ ja: '(消去済み)', en: '(erased)' }, lang);
+          io.out([r.id, (c?.employee_id as string | undefined) ?? erased, c?.name ?? erased, c?.clearance ?? '-', r.issued_at ?? '-', r.expires_at, r.revoked_at ?? '-'].join('\t'));
         }
         return 0;
       }
@@ -127,6 +146,7 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         throw new CliError({ ja: '使い方: sekisho credential issue|offer|revoke|list', en: 'Usage: sekisho credential issue|offer|revoke|list' });
     }
   } finally {
+    await vault.close();
     store.close();
   }
 }

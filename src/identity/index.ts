@@ -13,3 +13,4 @@ export { KeyRing, type SigningAlg } from './keys.js';
 export { IdentityService, type IdentityOptions } from './service.js';
 export { createOffer, offerFor, validateClaims, parseOfferUri, type StaffClaims, type Training } from './vci.js';
 export { didWebFor, didJwkFor, resolveDidJwk, didDocument } from './did.js';
+export { vaultClaims, type ClaimsVault } from './claims-vault.js';

@@ -2,6 +2,7 @@
  * The tenant as issuer and verifier, assembled: keys, DIDs, OpenID4VCI issuance, the status
  * list, OpenID4VP presentation and sessions, and the authenticator the checkpoint calls.
  */
+import type { ClaimsVault } from './claims-vault.js';
 import crypto from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Store } from '../store/index.js';
@@ -27,6 +28,8 @@ export interface SessionResult {
 export interface IdentityOptions {
   store: Store;
   keys: KeyRing;
+  /** personal claims of issued credentials, sealed by the vault */
+  claims: ClaimsVault;
   config: IdentityConfig;
   /** Public origin; when the config names none, the server sets it once it listens. */
   origin?: string;
@@ -73,7 +76,7 @@ export class IdentityService {
     this.sessions = new Sessions(c.session_ttl_s * 1000, this.now);
     this.status = new StatusListCache((uri) => this.statusSource(uri), c.status_refresh_s * 1000, this.now);
     const alg: SigningAlg = c.signing_alg;
-    this.vci = new VciIssuer({ store: o.store, keys: o.keys, origin: () => this.origin, did: () => this.did, alg, skewS: c.clock_skew_s, now: this.now });
+    this.vci = new VciIssuer({ store: o.store, keys: o.keys, claims: o.claims, origin: () => this.origin, did: () => this.did, alg, skewS: c.clock_skew_s, now: this.now });
     this.verifier = new Verifier({
       origin: () => this.origin,
       vct: () => vctFor(this.origin),

@@ -16,6 +16,7 @@ import type { Store, CredentialRow } from '../store/index.js';
 import { parseLevel, type LevelName } from '../policy/index.js';
 import { AuthError } from './errors.js';
 import type { KeyRing, SigningAlg } from './keys.js';
+import type { ClaimsVault } from './claims-vault.js';
 import { checkAlg, decodeHeader, issueSdJwt, verifyJws } from './sdjwt.js';
 
 export const PRE_AUTH_GRANT = 'urn:ietf:params:oauth:grant-type:pre-authorized_code';
@@ -67,7 +68,7 @@ export interface CreatedOffer {
 }
 
 /** Records a credential to be issued and a single-use pre-authorized code for it. */
-export function createOffer(store: Store, origin: string, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date; txCode?: boolean }): CreatedOffer {
+export function createOffer(store: Store, origin: string, sealed: ClaimsVault, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date; txCode?: boolean }): CreatedOffer {
   const now = o.now ?? new Date();
   let idx = 0;
   for (let i = 0; i < 64; i++) {
@@ -77,9 +78,10 @@ export function createOffer(store: Store, origin: string, claims: StaffClaims, o
   const credentialId = crypto.randomBytes(8).toString('hex');
   const row: CredentialRow = {
     id: credentialId,
-    subject: `urn:sekisho:staff:${claims.employee_id}`,
-    employee_id: claims.employee_id,
-    claims: JSON.stringify(claims),
+    // personal claims go to the vault; the row keeps a pseudonym of the employee id
+    subject: `urn:sekisho:staff:${sealed.pseudonym(claims.employee_id)}`,
+    employee_id: sealed.pseudonym(claims.employee_id),
+    claims: '',
     status_list: STATUS_LIST_ID,
     status_idx: idx,
     kid: null,
@@ -88,6 +90,7 @@ export function createOffer(store: Store, origin: string, claims: StaffClaims, o
     expires_at: new Date(now.getTime() + o.credentialTtlDays * 86_400_000).toISOString(),
     revoked_at: null,
   };
+  sealed.seal(credentialId, claims);
   store.identity.insertCredential(row);
   return { credentialId, ...offerFor(store, origin, credentialId, o.offerTtlS, now, o.txCode) };
 }
@@ -136,6 +139,8 @@ const proofErr = (ja: string, en: string) => new AuthError('invalid_proof', ja, 
 export interface VciDeps {
   store: Store;
   keys: KeyRing;
+  /** where the personal claims are sealed */
+  claims: ClaimsVault;
   origin: () => string;
   did: () => string;
   alg: SigningAlg;
@@ -266,7 +271,7 @@ export class VciIssuer {
 
   /** The SD-JWT VC itself: registered claims visible, personal claims selectively disclosable. */
   async issue(cred: CredentialRow, holderJwk: JWK, nowMs: number): Promise<string> {
-    const claims = JSON.parse(cred.claims) as StaffClaims;
+    const claims = this.d.claims.open(cred.id, 'request');
     const origin = this.d.origin();
     const key = this.d.keys.signer(this.d.alg);
     const iat = Math.floor(nowMs / 1000);

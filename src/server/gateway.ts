@@ -7,7 +7,7 @@ import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault
 import { Policy, levelIndex } from '../policy/index.js';
 import { Router } from '../routing/index.js';
 import { createBackend, type BackendAdapter } from '../backends/index.js';
-import { Authenticator, AuthError, IdentityService, KeyRing, type Principal } from '../identity/index.js';
+import { Authenticator, AuthError, IdentityService, KeyRing, vaultClaims, type Principal } from '../identity/index.js';
 import { handleIdentity, isIdentityPath } from '../identity/http.js';
 import { SEALING_PURPOSE } from '../identity/keys.js';
 import { CedarGuard } from '../policy/cedar/index.js';
@@ -131,7 +131,7 @@ export async function buildCore(
     importer = new VaultEventImporter(store, audit, log);
   }
   const identity = config.identity.enabled
-    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), config: config.identity })
+    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), claims: vaultClaims(vault), config: config.identity })
     : undefined;
   const auth = identity ?? new Authenticator(store);
   const checkpoint = new Checkpoint({
