@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { startHarness, mocks, tokyoBackend, usBackend, type Harness, TEST_PASSPHRASE } from './support/harness.ts';
+import { startHarness, mocks, tokyoBackend, usBackend, runCli, type Harness, TEST_PASSPHRASE } from './support/harness.ts';
 
 // the CLI processes these tests start open the tenant's vault (file keystore) too
 process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
@@ -27,14 +27,7 @@ const cli = (args: string[]) => {
 
 /** Async: for commands that talk to the gateway living in this process. */
 function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'en' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, { SEKISHO_LANG: 'en' });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,22 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { startHarness, mocks, tokyoBackend, usBackend, TEST_PASSPHRASE } from './support/harness.ts';
+import { startHarness, mocks, tokyoBackend, usBackend, TEST_PASSPHRASE, runCli } from './support/harness.ts';
 
 // the CLI processes these tests start open the tenant's vault (file keystore) too
 process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
 
-const BIN = path.resolve('bin/sekisho.js');
 function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'en' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, { SEKISHO_LANG: 'en' });
 }
 
 test('report residency renders HTML and PDF with charts; the L3 statement names the checkpoint; verify --counts agrees', async () => {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { parse, stringify } from 'yaml';
-import { startHarness, mocks, tokyoBackend, tmpDir, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
+import { startHarness, mocks, tokyoBackend, tmpDir, runCli, type Harness } from './support/harness.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { KeyRing } from '../src/identity/keys.ts';
 import { didDocument } from '../src/identity/did.ts';
@@ -20,14 +20,7 @@ import { Wallet, postResponse } from '../src/identity/holder.ts';
 const BIN = path.resolve('bin/sekisho.js');
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_LANG: 'both', SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, { SEKISHO_LANG: 'both', ...env });
 }
 
 describe('identity CLI', () => {

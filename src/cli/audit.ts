@@ -9,7 +9,6 @@ import type { LoadedConfig } from '../config/index.js';
 import { AuditError } from '../audit/errors.js';
 import { AuditLog } from '../audit/log.js';
 import { auditKeysFromVault, type AuditKeys } from '../audit/keys.js';
-import { openVault } from '../vault/index.js';
 import { auditOrigin } from '../audit/config.js';
 import { ed25519Signer } from '../audit/note.js';
 import { httpSource, storeSource, type LogSource } from '../audit/source.js';
@@ -19,7 +18,7 @@ import { leafHash, verifyInclusion } from '../audit/merkle.js';
 import { ResidencyCounter, parseTime, type ResidencyCounts } from '../audit/report/counts.js';
 import { renderResidencyHtml } from '../audit/report/html.js';
 import { createLogger } from '../ops/log.js';
-import { resolveConfig } from './common.js';
+import { resolveConfig, withVault } from './common.js';
 import { CliError, say } from './i18n.js';
 
 interface Io {
@@ -28,18 +27,8 @@ interface Io {
 }
 
 /** The audit keys of the local tenant: from its vault (passphrase, HSM or key service; reason audit_export). */
-async function localKeys(loaded: LoadedConfig): Promise<AuditKeys> {
-  const store = openSqliteStore(loaded.sqlitePath);
-  try {
-    const vault = await openVault(loaded, { store: store.vault, interactive: true, reason: 'audit_export', pollMs: 0 });
-    try {
-      return await auditKeysFromVault(vault);
-    } finally {
-      await vault.close();
-    }
-  } finally {
-    store.close();
-  }
+function localKeys(loaded: LoadedConfig): Promise<AuditKeys> {
+  return withVault(loaded, 'audit_export', (vault) => auditKeysFromVault(vault));
 }
 
 async function localVkey(loaded: LoadedConfig): Promise<string> {

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
+import { openSqliteStore, type Store } from '../store/index.js';
+import { openVault, type KeyReason, type Vault } from '../vault/index.js';
 import { CliError } from './i18n.js';
 
 export const EXAMPLE_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sekisho.example.yaml');
@@ -22,4 +24,23 @@ export function resolveConfig(flag: string | undefined, notice: (s: string) => v
     throw new CliError({ ja: `設定ファイル ${file} がありません`, en: `The configuration file ${file} does not exist` });
   }
   return loadConfig(file);
+}
+
+/**
+ * Runs `fn` with the tenant's vault open (asking for the passphrase on a terminal when it is
+ * not in the environment) and its store; both are closed afterwards. `reason` is recorded
+ * with the keystore access.
+ */
+export async function withVault<T>(loaded: LoadedConfig, reason: KeyReason, fn: (vault: Vault, store: Store) => Promise<T> | T): Promise<T> {
+  const store = openSqliteStore(loaded.sqlitePath);
+  try {
+    const vault = await openVault(loaded, { store: store.vault, interactive: true, reason, pollMs: 0 });
+    try {
+      return await fn(vault, store);
+    } finally {
+      await vault.close();
+    }
+  } finally {
+    store.close();
+  }
 }

@@ -7,11 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
-import { openSqliteStore } from '../store/index.js';
 import { createOffer, offerFor, validateClaims, vaultClaims, type Training } from '../identity/index.js';
-import { openVault, type Vault } from '../vault/index.js';
 import type { LoadedConfig } from '../config/index.js';
-import { resolveConfig } from './common.js';
+import { resolveConfig, withVault } from './common.js';
 import { CliError, cliLang, label, say } from './i18n.js';
 
 type IO = { out: (s: string) => void; err: (s: string) => void };
@@ -62,25 +60,17 @@ export async function credential(argv: string[], io: IO): Promise<number> {
   });
   const loaded = resolveConfig(values.config, io.err);
   const idc = loaded.config.identity;
-  const store = openSqliteStore(loaded.sqlitePath);
   const lang = cliLang();
   // personal claims are sealed by the vault (passphrase, HSM or key service)
-  let vault: Vault | undefined;
-  try {
-    vault = await openVault(loaded, { store: store.vault, interactive: true, reason: 'admin_read', pollMs: 0 });
-  } catch (e) {
-    store.close();
-    throw e;
-  }
-  const sealed = vaultClaims(vault);
-  const claimsOf = (id: string): { name: string; clearance: string; [k: string]: unknown } | null => {
-    try {
-      return sealed.open(id, 'admin_read') as never;
-    } catch {
-      return null; // erased (crypto-shredded)
-    }
-  };
-  try {
+  return withVault(loaded, 'admin_read', async (vault, store) => {
+    const sealed = vaultClaims(vault);
+    const claimsOf = (id: string): { name: string; clearance: string; [k: string]: unknown } | null => {
+      try {
+        return sealed.open(id, 'admin_read') as never;
+      } catch {
+        return null; // erased (crypto-shredded)
+      }
+    };
     switch (verb) {
       case 'issue': {
         let claims;
@@ -145,8 +135,5 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       default:
         throw new CliError({ ja: '使い方: sekisho credential issue|offer|revoke|list', en: 'Usage: sekisho credential issue|offer|revoke|list' });
     }
-  } finally {
-    await vault.close();
-    store.close();
-  }
+  });
 }

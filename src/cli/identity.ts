@@ -7,9 +7,8 @@ import { parseArgs } from 'node:util';
 import { openSqliteStore } from '../store/index.js';
 import { KeyRing, didJwkFor, didWebFor } from '../identity/index.js';
 import { SEALING_PURPOSE } from '../identity/keys.js';
-import { openVault } from '../vault/index.js';
 import { originOf } from './credential.js';
-import { resolveConfig } from './common.js';
+import { resolveConfig, withVault } from './common.js';
 import { CliError, cliLang, label } from './i18n.js';
 
 type IO = { out: (s: string) => void; err: (s: string) => void };
@@ -19,18 +18,7 @@ export async function identity(argv: string[], io: IO): Promise<number> {
   const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, alg: { type: 'string' } }, strict: true });
   const loaded = resolveConfig(values.config, io.err);
   // the signing keys are sealed under a vault secret: open the vault (passphrase, HSM …) for it
-  const vstore = openSqliteStore(loaded.sqlitePath);
-  let sealing: Buffer;
-  try {
-    const vault = await openVault(loaded, { store: vstore.vault, interactive: true, reason: 'admin_read', pollMs: 0 });
-    try {
-      sealing = await vault.secretFor(SEALING_PURPOSE);
-    } finally {
-      await vault.close();
-    }
-  } finally {
-    vstore.close();
-  }
+  const sealing = await withVault(loaded, 'admin_read', (vault) => vault.secretFor(SEALING_PURPOSE));
   const keys = await KeyRing.open(loaded.dataDir, sealing);
   const lang = cliLang();
   switch (verb) {

@@ -5,34 +5,18 @@
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { openSqliteStore } from '../store/index.js';
-import { openVault, rotate, retire, status, type KeyReason, type Vault } from '../vault/index.js';
-import { resolveConfig } from './common.js';
+import { rotate, retire, status } from '../vault/index.js';
+import { resolveConfig, withVault } from './common.js';
 import { CliError, cliLang, say } from './i18n.js';
 
 type IO = { out: (s: string) => void; err: (s: string) => void };
-
-async function withVault<T>(configFlag: string | undefined, reason: KeyReason, io: IO, fn: (v: Vault) => Promise<T>): Promise<T> {
-  const loaded = resolveConfig(configFlag, io.err);
-  const store = openSqliteStore(loaded.sqlitePath);
-  try {
-    const vault = await openVault(loaded, { store: store.vault, interactive: true, reason, pollMs: 0 });
-    try {
-      return await fn(vault);
-    } finally {
-      await vault.close();
-    }
-  } finally {
-    store.close();
-  }
-}
 
 export async function keys(argv: string[], io: IO): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true });
-      return withVault(values.config, 'status', io, async (v) => {
+      return withVault(resolveConfig(values.config, io.err), 'status', async (v) => {
         const s = status(v);
         if (values.json) {
           io.out(JSON.stringify(s, null, 2));
@@ -57,7 +41,7 @@ export async function keys(argv: string[], io: IO): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, batch: { type: 'string' }, force: { type: 'boolean' } }, strict: true });
       const batch = values.batch === undefined ? 256 : Number(values.batch);
       if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new CliError({ ja: '--batch は 1〜10000 の整数です', en: '--batch must be an integer from 1 to 10000' });
-      return withVault(values.config, 'rotation', io, async (v) => {
+      return withVault(resolveConfig(values.config, io.err), 'rotation', async (v) => {
         const ac = new AbortController();
         const stop = () => ac.abort();
         process.once('SIGINT', stop);
@@ -106,7 +90,7 @@ export async function keys(argv: string[], io: IO): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, version: { type: 'string' } }, strict: true });
       const version = Number(values.version);
       if (!Number.isInteger(version) || version < 1) throw new CliError({ ja: '使い方: sekisho keys retire --version N', en: 'Usage: sekisho keys retire --version N' });
-      return withVault(values.config, 'retire', io, async (v) => {
+      return withVault(resolveConfig(values.config, io.err), 'retire', async (v) => {
         await retire(v, version);
         io.out(say({ ja: `鍵バージョン v${version} を廃止しました (鍵ストアから破棄)`, en: `Retired key version v${version} (destroyed in the keystore)` }));
         return 0;
@@ -121,7 +105,7 @@ export async function erase(argv: string[], io: IO): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, subject: { type: 'string' } }, strict: true });
   if (!values.subject) throw new CliError({ ja: '使い方: sekisho erase --subject ID', en: 'Usage: sekisho erase --subject ID' });
   const subject = values.subject;
-  return withVault(values.config, 'erasure', io, async (v) => {
+  return withVault(resolveConfig(values.config, io.err), 'erasure', async (v) => {
     const r = v.erase(subject);
     io.out(
       say({

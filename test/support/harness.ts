@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/index.ts';
@@ -109,4 +110,21 @@ export async function closedPortUrl(): Promise<string> {
   const url = m.url;
   await m.close();
   return url;
+}
+
+export const BIN = path.resolve('bin/sekisho.js');
+
+/**
+ * Runs the `sekisho` CLI in a child process, with the test vault passphrase. Asynchronous, so a
+ * gateway living in the test process keeps serving while the command talks to it.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
 }
