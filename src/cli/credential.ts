@@ -64,9 +64,9 @@ export async function credential(argv: string[], io: IO): Promise<number> {
   // personal claims are sealed by the vault (passphrase, HSM or key service)
   return withVault(loaded, 'admin_read', async (vault, store) => {
     const sealed = vaultClaims(vault);
-    const claimsOf = (id: string): { name: string; clearance: string; [k: string]: unknown } | null => {
+    const claimsOf = async (id: string): Promise<{ name: string; clearance: string; [k: string]: unknown } | null> => {
       try {
-        return sealed.open(id, 'admin_read') as never;
+        return (await sealed.open(id, 'admin_read')) as never;
       } catch {
         return null; // erased (crypto-shredded)
       }
@@ -88,7 +88,7 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         }
         const ttl = values['ttl-days'] ? Number(values['ttl-days']) : idc.credential_ttl_days;
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3650) throw new CliError({ ja: '--ttl-days は 1〜3650 です', en: '--ttl-days must be 1 to 3650' });
-        const o = createOffer(store, originOf(loaded), sealed, claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
+        const o = await createOffer(store, originOf(loaded), sealed, claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
         if (values.json) {
           io.out(JSON.stringify({ credential_id: o.credentialId, offer_uri: o.uri, offer: o.offer, ...(o.txCode ? { tx_code: o.txCode } : {}) }));
           return 0;
@@ -100,11 +100,11 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       }
       case 'offer': {
         const id = positionals[0];
-        const row = id ? store.identity.credential(id) : undefined;
+        const row = id ? await store.identity.credential(id) : undefined;
         if (!row) throw new CliError({ ja: `資格情報 ${id ?? ''} はありません`, en: `No credential ${id ?? ''}` }, 1);
         if (row.revoked_at) throw new CliError({ ja: 'この資格情報は失効しています', en: 'This credential has been revoked' }, 1);
         if (row.issued_at) throw new CliError({ ja: 'この資格情報は発行済みです。新しく発行してください (credential issue)', en: 'This credential has already been issued; issue a new one (credential issue)' }, 1);
-        const o = offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s, new Date(), !!values.pin);
+        const o = await offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s, new Date(), !!values.pin);
         if (o.txCode) io.err(label({ ja: `取引コード (本人に別の経路で伝えてください): ${o.txCode}`, en: `Transaction code (give it to the person over another channel): ${o.txCode}` }, lang));
         await printOffer(io, o.uri, !values['no-qr'] && !values.json);
         return 0;
@@ -113,20 +113,22 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         const target = positionals[0];
         if (!target) throw new CliError({ ja: '失効させる資格情報の id または職員番号を指定してください', en: 'Give the credential id or employee id to revoke' });
         const at = new Date().toISOString();
-        const n = store.identity.revokeCredential(target, at) || store.identity.revokeCredential(sealed.pseudonym(target), at);
+        const n = (await store.identity.revokeCredential(target, at)) || (await store.identity.revokeCredential(sealed.pseudonym(target), at));
         if (n === 0) throw new CliError({ ja: `有効な資格情報 ${target} はありません`, en: `No active credential ${target}` }, 1);
         io.out(say({ ja: `${n} 件の資格情報を失効させました。そのセッションは ${idc.status_refresh_s} 秒以内に終了します`, en: `Revoked ${n} credential(s); their sessions end within ${idc.status_refresh_s} s` }, lang));
         return 0;
       }
       case 'list': {
-        const rows = store.identity.credentials();
+        const rows = await store.identity.credentials();
         if (values.json) {
-          io.out(JSON.stringify(rows.map((r) => ({ ...r, claims: claimsOf(r.id) }))));
+          const out = [];
+          for (const r of rows) out.push({ ...r, claims: await claimsOf(r.id) });
+          io.out(JSON.stringify(out));
           return 0;
         }
         io.out(['id', 'employee_id', 'name', 'clearance', 'issued', 'expires', 'revoked'].join('\t'));
         for (const r of rows) {
-          const c = claimsOf(r.id);
+          const c = await claimsOf(r.id);
           const erased = label({ ja: '(消去済み)', en: '(erased)' }, lang);
           io.out([r.id, (c?.employee_id as string | undefined) ?? erased, c?.name ?? erased, c?.clearance ?? '-', r.issued_at ?? '-', r.expires_at, r.revoked_at ?? '-'].join('\t'));
         }

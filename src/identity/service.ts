@@ -148,7 +148,7 @@ export class IdentityService {
     const token = await signStatusList({
       uri: statusUriFor(this.origin),
       iss: this.did,
-      revoked: this.o.store.identity.revokedIndexes(STATUS_LIST_ID),
+      revoked: await this.o.store.identity.revokedIndexes(STATUS_LIST_ID),
       size: STATUS_LIST_SIZE,
       ttlS,
       key: this.o.keys.signer(this.o.config.signing_alg),
@@ -206,7 +206,7 @@ export class IdentityService {
   }
 
   /** The checkpoint's authenticate stage: a session token or an API key. */
-  authenticate(authorization: string | undefined): Principal {
+  async authenticate(authorization: string | undefined): Promise<Principal> {
     const token = bearerToken(authorization);
     if (Sessions.isSessionToken(token)) return this.sessions.authenticate(token);
     return this.apiKeys.authenticateToken(token);
@@ -226,7 +226,7 @@ export class IdentityService {
   /** Key rotation: the old key stays in the DID document until its last credential expires. */
   async rotateKey(alg: SigningAlg): Promise<{ retired: string; active: string }> {
     const old = this.o.keys.signer(alg).kid;
-    return this.o.keys.rotate(alg, this.o.store.identity.lastExpiryForKey(old), new Date(this.now()));
+    return this.o.keys.rotate(alg, await this.o.store.identity.lastExpiryForKey(old), new Date(this.now()));
   }
 
   close(): void {

@@ -2,7 +2,7 @@
  * Assembles a gateway from a loaded configuration: store, keys, policy, routing, backends,
  * checkpoint and HTTP server. `close()` shuts down gracefully.
  */
-import { openSqliteStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault/index.js';
 import { Policy, levelIndex } from '../policy/index.js';
 import { Router } from '../routing/index.js';
@@ -41,7 +41,7 @@ export interface GatewayOptions {
 /** Everything behind the HTTP server. */
 export interface Core {
   checkpoint: Checkpoint;
-  auth: { authenticate(authorization: string | undefined): Principal };
+  auth: { authenticate(authorization: string | undefined): Promise<Principal> | Principal };
   /** The tenant as issuer and verifier; absent when `identity.enabled` is false. */
   identity: IdentityService | undefined;
   policy: Policy;
@@ -62,14 +62,14 @@ export interface Core {
 export async function buildCore(
   loaded: LoadedConfig,
   opts: GatewayOptions & {
-    authOverride?: { authenticate(h: string | undefined): Principal };
+    authOverride?: { authenticate(h: string | undefined): Promise<Principal> | Principal };
     /** 'serve': this process owns the audit log (fills gaps, publishes checkpoints); else it only appends. */
     auditRole?: 'serve' | 'client';
   } = {},
 ): Promise<Core> {
   const { config } = loaded;
   const log = opts.log ?? createLogger(config.log.level);
-  const store = openSqliteStore(loaded.sqlitePath);
+  const store = await openStore(loaded);
   // The vault opens before anything listens: a keystore that cannot be used stops the start.
   let vault: Vault;
   try {
@@ -81,13 +81,13 @@ export async function buildCore(
       onEventError: (e) => log.error({ err: e.message }, 'vault events could not be stored'),
     });
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   // The audit log's keys come from the vault (its `audit` secret).
   let audit: AuditLog;
   try {
-    audit = new AuditLog({
+    audit = await AuditLog.open({
       store,
       log,
       origin: auditOrigin(config),
@@ -100,7 +100,7 @@ export async function buildCore(
     });
   } catch (e) {
     await vault.close();
-    store.close();
+    await store.close();
     throw e;
   }
   const adapters = new Map<string, BackendAdapter>();
@@ -108,9 +108,9 @@ export async function buildCore(
     for (const b of config.backends) adapters.set(b.id, await createBackend(b, { configDir: loaded.dir, ...(opts.env ? { env: opts.env } : {}) }));
   } catch (e) {
     await Promise.allSettled([...adapters.values()].map((a) => a.close()));
-    audit.close();
+    await audit.close();
     await vault.close();
-    store.close();
+    await store.close();
     throw e;
   }
   const retainsBodies = Object.values(config.vault.retention).includes('bodies');
@@ -175,13 +175,13 @@ export async function buildCore(
     },
     async close() {
       identity?.close();
-      retainer?.flush();
+      await retainer?.drain();
       await importer?.close();
-      audit.close();
+      await audit.close();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       await audit.settle();
       await vault.close();
-      store.close();
+      await store.close();
     },
   };
 }
@@ -203,9 +203,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         metrics: core.metrics,
         log: core.log,
         limits: { maxBodyBytes: config.limits.max_body_bytes, bodyTimeoutMs: config.limits.body_timeout_ms, writeStallMs: 60_000 },
-        listModels(authorization) {
+        async listModels(authorization) {
           try {
-            return core.modelsFor(core.auth.authenticate(authorization));
+            return core.modelsFor(await core.auth.authenticate(authorization));
           } catch (e) {
             if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
             throw e;

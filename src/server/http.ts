@@ -18,12 +18,12 @@ export interface ServerDeps {
   log: Logger;
   limits: { maxBodyBytes: number; bodyTimeoutMs: number; writeStallMs: number };
   /** GET /v1/models for the caller (authenticates). */
-  listModels(authorization: string | undefined): { id: string }[];
+  listModels(authorization: string | undefined): Promise<{ id: string }[]>;
   ready(): boolean;
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
   /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
-  audit?: (method: string, path: string, authorization: string | undefined) => { status: number; headers: Record<string, string>; body: string | Buffer };
+  audit?: (method: string, path: string, authorization: string | undefined) => Promise<{ status: number; headers: Record<string, string>; body: string | Buffer }>;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -201,7 +201,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
     if (deps.audit && path.startsWith('/audit/v1/')) {
       req.resume();
-      const r = deps.audit(req.method ?? 'GET', path, req.headers.authorization);
+      const r = await deps.audit(req.method ?? 'GET', path, req.headers.authorization);
       res.writeHead(r.status, { ...r.headers, 'content-length': typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength });
       res.end(req.method === 'HEAD' ? undefined : r.body);
       return;
@@ -211,7 +211,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       let models: { id: string }[];
       try {
-        models = deps.listModels(req.headers.authorization);
+        models = await deps.listModels(req.headers.authorization);
       } catch (e) {
         if (e instanceof CheckpointError) return sendError(res, e, e.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho"' } : {});
         throw e;
