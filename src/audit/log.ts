@@ -99,7 +99,9 @@ export class AuditLog {
   private witnessBusy = new Set<string>();
   private closed = false;
   private integrateScheduled = false;
-  private integrating: Promise<number> | undefined;
+  /** Integrations run one after another (each call sees everything committed before it). */
+  private integrations: Promise<unknown> = Promise.resolve();
+  private integrationsQueued = 0;
   /** PostgreSQL: requests waiting for a reservation, and reservations in flight. */
   private reserveQueue: { resolve(i: number): void; reject(e: Error): void }[] = [];
   private reserveScheduled = false;
@@ -449,7 +451,8 @@ export class AuditLog {
 
   private async integrateSafe(): Promise<void> {
     this.integrateScheduled = false;
-    if (this.closed) return;
+    // Timer and size triggers do not pile up behind a running integration.
+    if (this.closed || this.integrationsQueued > 0) return;
     try {
       await this.integrate();
     } catch (e) {
@@ -461,11 +464,13 @@ export class AuditLog {
   /**
    * Integrate the committed entries that follow the last checkpoint contiguously, and publish
    * a new checkpoint. Returns the new tree size (on PostgreSQL: unchanged on a node that is
-   * not the integrator). One integration at a time.
+   * not the integrator). One integration at a time: a call waits for the one running.
    */
   integrate(maxEntries = 1 << 20): Promise<number> {
-    this.integrating ??= this.integrateOnce(maxEntries).finally(() => (this.integrating = undefined));
-    return this.integrating;
+    this.integrationsQueued++;
+    const run = this.integrations.then(() => this.integrateOnce(maxEntries)).finally(() => this.integrationsQueued--);
+    this.integrations = run.catch(() => {});
+    return run;
   }
 
   private async integrateOnce(maxEntries: number): Promise<number> {
