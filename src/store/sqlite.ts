@@ -23,7 +23,7 @@ import { StoreError } from './errors.js';
  * counting them. A file at a lower version is brought to 6 with them, then adopted by the
  * Kysely migrations. Never edit.
  */
-const LEGACY: string[] = [
+export const LEGACY: string[] = [
   `CREATE TABLE api_keys (
      id TEXT PRIMARY KEY,
      name TEXT NOT NULL,
