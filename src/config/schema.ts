@@ -365,6 +365,13 @@ export const Config = z
       poll_ms: 5_000,
     }),
     audit: Audit.default({ checkpoint_interval_ms: 2_000, checkpoint_entries: 10_000, witnesses: [], read: { access: 'public', auditors: [] } }),
+    admin: z
+      .object({
+        api_keys: z.array(z.string().min(1).max(256)).max(1000).default([]).describe('names of API keys that may use the console, TAXII and the admin API'),
+        roles: z.array(z.string().min(1).max(128)).max(100).default(['admin']).describe('credential roles (the `role` claim) that make a person an administrator'),
+      })
+      .strict()
+      .default({ api_keys: [], roles: ['admin'] }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()
@@ -382,6 +389,7 @@ export type LevelName = z.infer<typeof Level>;
 export type IdentityConfig = z.infer<typeof Identity>;
 export type VaultConfigT = z.infer<typeof VaultConfig>;
 export type AuditConfig = z.infer<typeof Audit>;
+export type AdminConfig = Config['admin'];
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });
