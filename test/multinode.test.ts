@@ -4,7 +4,9 @@
  * requests, spread over them with the official `openai` client, half streamed; one node is
  * killed with SIGKILL under load. Then: the log verifies (`sekisho audit verify`), and every
  * answered request's `x-sekisho-audit-index` holds that request's leaf — exactly once in the
- * log — also for the answers the killed node gave before it died.
+ * log — also for the answers the killed node gave before it died. With Redis (the shared
+ * sessions of issue #9), first: a session revoked with `sekisho credential revoke` is refused
+ * by every node within 1 s.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,9 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
-import { tmpDir, mocks, tokyoBackend, TEST_PASSPHRASE } from './support/harness.ts';
+import { tmpDir, mocks, tokyoBackend, runCli, TEST_PASSPHRASE } from './support/harness.ts';
+import { REDIS_URL, redisAvailable, uniquePrefix, cleanPrefix, freePort } from './support/redis.ts';
+import { Wallet } from '../src/identity/holder.ts';
 import { onPostgres, testStoreConfig } from './support/store.ts';
 import { openStore } from '../src/store/index.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -38,13 +42,15 @@ function startServe(config: string, port: number): Promise<{ child: ChildProcess
   });
 }
 
-const freePort = () => 21000 + Math.floor(Math.random() * 20000);
+const withRedis = await redisAvailable();
 
 test('three nodes, one log: thousands of requests, one node SIGKILLed under load; the log verifies and holds every answer exactly once', { skip: onPostgres ? false : 'PostgreSQL only (SEKISHO_TEST_STORE=postgres)' }, async () => {
   const [mock] = await mocks({ name: 'tokyo', reply: '了解しました。', chunkChars: 4 });
   const dir = tmpDir('sekisho-multinode-');
   const engine = await testStoreConfig(dir);
   const config = path.join(dir, 'sekisho.yaml');
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const prefix = uniquePrefix('multinode');
   fs.writeFileSync(
     config,
     stringify({
@@ -56,6 +62,10 @@ test('three nodes, one log: thousands of requests, one node SIGKILLed under load
       models: [{ name: 'default', backends: ['tokyo-llm'] }],
       audit: { checkpoint_interval_ms: 300 },
       log: { level: 'warn' },
+      // one public origin (a load balancer would stand here); the status sweep is far away, so what
+      // ends revoked sessions below is the fan-out over Redis
+      identity: { origin: `http://127.0.0.1:${ports[0]}`, status_refresh_s: 3600 },
+      ...(withRedis ? { redis: { url: REDIS_URL, prefix } } : {}),
       ...engine.config,
     }),
   );
@@ -64,8 +74,32 @@ test('three nodes, one log: thousands of requests, one node SIGKILLed under load
     const key = spawnSync(process.execPath, [BIN, 'apikey', 'create', '--config', config, '--name', 'load'], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1)!;
     assert.match(key, /^sk-sekisho-/);
     // The first node creates the tenant's keys; the others join it.
-    nodes.push(await startServe(config, freePort()));
-    nodes.push(...(await Promise.all([startServe(config, freePort()), startServe(config, freePort())])));
+    nodes.push(await startServe(config, ports[0]!));
+    nodes.push(...(await Promise.all([startServe(config, ports[1]!), startServe(config, ports[2]!)])));
+
+    if (withRedis) {
+      // A session opened on node 1 works on every node; revoked, every node refuses it within 1 s.
+      const issued = await runCli(['credential', 'issue', '--config', config, '--name', '鈴木 次郎', '--employee-id', 'E9101', '--clearance', 'L2', '--json']);
+      assert.equal(issued.code, 0, issued.err);
+      const wallet = await Wallet.ephemeral();
+      await wallet.obtain(JSON.parse(issued.out).offer_uri);
+      const token = (await wallet.login(nodes[0]!.url)).session_token;
+      const models = async (url: string) => {
+        const r = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: r.status, code: ((await r.json()) as any).error?.sekisho?.code as string | undefined };
+      };
+      for (const n of nodes) assert.equal((await models(n.url)).status, 200, `node ${n.url} accepts the session`);
+      const revoked = await runCli(['credential', 'revoke', 'E9101', '--config', config]);
+      assert.equal(revoked.code, 0, revoked.err);
+      const t0 = Date.now();
+      let all = false;
+      while (!all && Date.now() - t0 < 1000) {
+        all = (await Promise.all(nodes.map((n) => models(n.url)))).every((r) => r.status === 401 && r.code === 'session_revoked');
+        if (!all) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(all, `every node refuses the revoked session within 1 s (${Date.now() - t0} ms)`);
+      console.log(`# multinode: all three nodes refused the revoked session ${Date.now() - t0} ms after the CLI returned`);
+    } else console.log(`# multinode: Redis does not answer at ${REDIS_URL}: the revocation check is skipped`);
     const clients = nodes.map((n) => new OpenAI({ apiKey: key, baseURL: `${n.url}/v1`, maxRetries: 0, timeout: 15_000 }));
     const dead = new Set<number>();
     const answered: { index: number; id: string; node: number }[] = [];
@@ -146,6 +180,7 @@ test('three nodes, one log: thousands of requests, one node SIGKILLed under load
     for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
     await mock!.close();
     await engine.cleanup();
+    if (withRedis) await cleanPrefix(prefix);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -21,6 +21,7 @@ import { TokenMap, type ContentStage, type RequestContent } from './content.js';
 import type { Capture, Retainer } from './retain.js';
 import { VaultError, type PseudonymMaps } from '../vault/index.js';
 import { AuditError } from '../audit/errors.js';
+import { RedisError } from '../store/redis-errors.js';
 
 export { CheckpointError } from './errors.js';
 export type { Sink } from './relay.js';
@@ -59,7 +60,8 @@ export interface Inspection {
 }
 
 export interface CheckpointDeps {
-  auth: { authenticate(authorization: string | undefined): Promise<Principal> | Principal };
+  /** Synchronous, or a promise when a shared session store must be read. */
+  auth: { authenticate(authorization: string | undefined): Principal | Promise<Principal> };
   policy: Policy;
   routes: Routes;
   router: Router;
@@ -383,6 +385,11 @@ function unavailable(code: string, ja: string, en: string): CheckpointError {
 
 function toCheckpointError(e: unknown): CheckpointError {
   if (e instanceof CheckpointError) return e;
+  // The shared state (Redis) cannot be used: a session, a limit or a budget could not be checked,
+  // so the request is refused (fail closed) rather than let through unchecked.
+  if (e instanceof RedisError) {
+    return new CheckpointError(e.status, e.status === 400 ? 'invalid_request_error' : 'server_error', e.code, `${e.ja} (要求はバックエンドに送信されていません)`, `${e.en} (the request was not sent to a backend)`);
+  }
   // The vault failed (tampered record, key unavailable): fail closed, nothing was sent.
   if (e instanceof VaultError) {
     const ja = `${e.ja} (要求はバックエンドに送信されていません)`;
