@@ -21,7 +21,14 @@ export async function runMigrations(db: Kysely<DB>, kind: StoreKind, opts: { ado
       `${opts.where}: the database was migrated by a newer Sekisho (${newer.join(', ')}); upgrade Sekisho`,
     );
   }
-  const { error } = await migrator.migrateToLatest();
+  let { error } = await migrator.migrateToLatest();
+  // Kysely's migrator lists the tables of every schema (introspection); a schema that another
+  // client drops at that moment makes the listing fail ("schema … does not exist"). Not ours:
+  // list again.
+  for (let attempt = 0; error && attempt < 5 && isForeignSchemaGone(error, opts.schema); attempt++) {
+    await new Promise((r) => setTimeout(r, 50 + attempt * 100));
+    ({ error } = await migrator.migrateToLatest());
+  }
   if (error) {
     const msg = error instanceof Error ? error.message : String(error);
     throw new StoreError('store_migration', `${opts.where}: スキーマの移行に失敗しました: ${msg}`, `${opts.where}: the schema migration failed: ${msg}`);
@@ -36,4 +43,9 @@ async function executedNames(db: Kysely<DB>, schema: string | undefined): Promis
   } catch {
     return []; // no migration table yet
   }
+}
+
+function isForeignSchemaGone(error: unknown, ours: string | undefined): boolean {
+  const m = /schema "([^"]+)" does not exist/.exec(error instanceof Error ? error.message : String(error));
+  return m !== null && m[1] !== ours;
 }
