@@ -314,6 +314,8 @@ export class Checkpoint {
       duration_ms: Math.round(ms * 1000) / 1000,
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
+      department: t.principal?.attrs?.kind === 'person' ? t.principal.attrs.department : '',
+      trained: t.principal?.attrs?.kind === 'person' ? (t.principal.attrs.trainings.length > 0 ? 1 : 0) : null,
     }, {
       flags: t.flags,
       findings: t.findings,

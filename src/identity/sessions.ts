@@ -82,6 +82,26 @@ export class Sessions {
     return ended;
   }
 
+  /** Live sessions (for the console): a short id (of the token's hash), never the token. */
+  list(): { id: string; principal: Principal; expMs: number }[] {
+    const t = this.now();
+    const out: { id: string; principal: Principal; expMs: number }[] = [];
+    for (const [h, s] of this.byHash) if (!s.ended && t < s.expMs) out.push({ id: h.slice(0, 16), principal: s.principal, expMs: s.expMs });
+    return out;
+  }
+
+  /** Ends the session whose short id (`list`) is `id`; false when there is none. */
+  end(id: string): boolean {
+    if (!/^[A-Za-z0-9_-]{16}$/.test(id)) return false;
+    for (const [h, s] of this.byHash) {
+      if (h.startsWith(id) && !s.ended) {
+        s.ended = 'revoked';
+        return true;
+      }
+    }
+    return false;
+  }
+
   endForCredential(credentialId: string): number {
     let n = 0;
     for (const s of this.byHash.values()) if (s.credentialId === credentialId && !s.ended) ((s.ended = 'revoked'), n++);

@@ -26,6 +26,8 @@ import { auditKeysFromVault } from '../audit/keys.js';
 import { VaultEventImporter } from '../audit/vault-events.js';
 import { auditHttp } from '../audit/http.js';
 import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
+import { AdminConsole } from '../console/index.js';
+import type { ThreatsAdmin } from '../threats/admin.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   interactive?: boolean;
   /** Extra sink for key access, erasure and rotation events (the audit log). */
   vaultEvents?: VaultEvents;
+  /** The admin console: threat detection to show (issue #7) and where policy packs live. */
+  console?: { threats?: ThreatsAdmin; policiesDir?: string };
 }
 
 /** Everything behind the HTTP server. */
@@ -189,12 +193,14 @@ export async function buildCore(
 export interface Gateway {
   url: string;
   core: Core;
+  console: AdminConsole;
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
+  const adminConsole = new AdminConsole({ core, loaded, threats: opts.console?.threats, ...(opts.console?.policiesDir ? { policiesDir: opts.console.policiesDir } : {}) });
   let http: RunningServer;
   try {
     http = await startHttpServer(
@@ -219,11 +225,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           access: config.audit.read.access,
           auditorTokenHashes: config.audit.read.auditors.map((a) => Buffer.from(a.token_sha256, 'hex')),
         }),
+        console: adminConsole,
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,
     );
   } catch (e) {
+    adminConsole.close();
     await core.close();
     throw e;
   }
@@ -234,7 +242,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
   return {
     url: http.url,
     core,
+    console: adminConsole,
     async close(graceMs = config.limits.shutdown_grace_ms) {
+      adminConsole.close();
       await http.close(graceMs);
       await core.close();
     },
