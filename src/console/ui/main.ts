@@ -63,14 +63,20 @@ function App() {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
+  // The focus moves to the page's heading on navigation and after sign-in, not on the first load.
+  const signedIn = session ? 'in' : session === null ? 'out' : 'unknown';
+  const prev = useRef({ page: route.page, signedIn });
   useEffect(() => {
     document.title = `${session ? t(route.page) + ' — ' : ''}${t('app')}`;
+    const p = prev.current;
+    prev.current = { page: route.page, signedIn };
+    if (first.current && signedIn !== 'in') return;
     if (first.current) {
       first.current = false;
-      return;
+      if (p.signedIn === 'unknown') return;
     }
-    h1.current?.focus();
-  }, [route.page, lang, session]);
+    if (p.page !== route.page || p.signedIn !== signedIn) h1.current?.focus();
+  }, [route.page, signedIn]);
 
   const switchLang = (l: Lang) => {
     setLang(l);

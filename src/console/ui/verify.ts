@@ -109,9 +109,13 @@ export interface VerifierKey {
 }
 
 export async function parseVkey(vkey: string): Promise<VerifierKey> {
-  const parts = vkey.trim().split('+');
-  if (parts.length !== 3) throw new Error('expected <name>+<hash>+<key>');
-  const [name, hash, b64] = parts as [string, string, string];
+  const v = vkey.trim();
+  const i = v.indexOf('+');
+  const j = i < 0 ? -1 : v.indexOf('+', i + 1);
+  if (i <= 0 || j < 0) throw new Error('expected <name>+<hash>+<key>');
+  const name = v.slice(0, i);
+  const hash = v.slice(i + 1, j);
+  const b64 = v.slice(j + 1);
   if (!name || /\s/.test(name)) throw new Error('bad key name');
   if (!/^[0-9a-f]{8}$/.test(hash)) throw new Error('the hash must be 8 hex digits');
   const raw = b64decode(b64);

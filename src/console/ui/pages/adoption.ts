@@ -26,7 +26,7 @@ function Dept({ d, weeks }: { d: any; weeks: string[] }) {
 export function Adoption() {
   const { data, error, loading, reload } = useApi<any>('adoption?weeks=6');
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   return html`<${Section} title=${t('adoption')} id="adopt" desc=${t('adoptionLead')}>
     <div class="scroll">
       <table class="adoption" data-testid="adoption">

@@ -5,7 +5,7 @@ import { useApi, ErrorBox, Loading, Section, Level } from '../components.js';
 export function Backends() {
   const { data, error, loading, reload } = useApi<any>('backends');
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   const lang = getLang();
   return html`
     <${Section} title=${t('backends')} id="b-list">

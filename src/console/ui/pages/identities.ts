@@ -9,7 +9,7 @@ const LEVELS = ['L0', 'L1', 'L2', 'L3', 'L4'];
 export function Identities() {
   const { data, error, loading, reload } = useApi<any>('identities');
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   if (!data.enabled) return html`<p class="muted">${t('identityDisabled')}</p>`;
   return html`<${Issue} data=${data} onIssued=${reload} /><${SessionsList} data=${data} onChange=${reload} /><${Credentials} data=${data} onChange=${reload} />`;
 }

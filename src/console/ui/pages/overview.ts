@@ -76,7 +76,7 @@ export function Overview() {
   }, [data, live]);
 
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
 
   const total = series.reduce((a, r) => a + r.total, 0);
   const denied = series.reduce((a, r) => a + r.denied, 0);

@@ -9,7 +9,7 @@ const LEVELS = ['L0', 'L1', 'L2', 'L3', 'L4'];
 export function Policies() {
   const { data, error, loading, reload } = useApi<any>('policies');
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   return html`<${Simulator} data=${data} /><${Editor} data=${data} onSaved=${reload} />`;
 }
 

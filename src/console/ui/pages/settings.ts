@@ -5,7 +5,7 @@ import { useApi, ErrorBox, Loading, Section } from '../components.js';
 export function Settings() {
   const { data, error, loading, reload } = useApi<any>('settings');
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   const v = data.vault;
   return html`
     <${Section} title=${t('keys')} id="st-keys">

@@ -8,7 +8,7 @@ export function Threats() {
   const { data, error, loading, reload } = useApi<any>('threats');
   const [err, setErr] = useState<unknown>();
   if (error) return html`<${ErrorBox} error=${error} onRetry=${reload} />`;
-  if (loading || !data) return html`<${Loading} />`;
+  if (!data) return html`<${Loading} />`;
   if (!data.enabled) return html`<p class="notice" data-testid="threats-off">${t('threatsOff')}</p>`;
   const approve = async (id: string) => {
     setErr(undefined);
