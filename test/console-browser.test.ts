@@ -39,6 +39,7 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
       models: [{ name: 'default', backends: ['us-frontier', 'tokyo-llm', 'osaka-llm'] }],
       admin: { api_keys: ['console-admin'] },
       audit: { checkpoint_interval_ms: 100 },
+      inspect: { actions: { JP_PHONE: 'mask', EMAIL: 'pseudonymize' } },
     });
     adminKey = h.key({ name: 'console-admin', level: 'L0', maxLevel: 'L3' });
     const ai = h.client(h.key({ name: 'app', level: 'L0', maxLevel: 'L3' }));
@@ -126,6 +127,10 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
     const trace = await page.locator('[data-testid=trace]').innerText();
     assert.match(trace, /✓ tokyo-llm/);
     assert.match(trace, /✗ us-frontier/);
+    // the text as it would be sent: the phone number masked, the address pseudonymized
+    const outbound = await page.locator('[data-testid=sim-outbound]').innerText();
+    assert.doesNotMatch(outbound, /090-1234-5678|taro@example\.jp/);
+    assert.match(outbound, /〔/);
     await page.locator('[data-testid=trace]').scrollIntoViewIfNeeded();
     await shot('03-policies-simulator');
     // an invalid edit shows Cedar's error with its position
