@@ -393,6 +393,9 @@ describe('admin console API', () => {
     assert.equal(week.share, 1);
     assert.equal(week.denials_per_1000, 0);
     assert.ok(a.total.workforce.total >= 3);
+    // department names are not in the database: pseudonyms there, names sealed by the vault
+    const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)) : [path.join(d, e.name)]));
+    for (const f of files(h.dir)) assert.equal(fs.readFileSync(f).indexOf(Buffer.from('経理部')), -1, `経理部 in ${f}`);
   });
 
   test('threats: alerts and incidents through ThreatsAdmin; approve, then export STIX', async () => {
@@ -439,4 +442,14 @@ describe('admin console API', () => {
     assert.equal(again.status, 304);
     assert.equal((await fetch(`${h.gw.url}/console/assets/nope.js`)).status, 404);
   });
+});
+
+test('adoption weeks are ISO 8601 weeks', async () => {
+  const { isoWeek, weekStart } = await import('../src/console/adoption.ts');
+  assert.equal(isoWeek('2026-01-01'), '2026-W01');
+  assert.equal(isoWeek('2024-12-30'), '2025-W01');
+  assert.equal(isoWeek('2021-01-03'), '2020-W53');
+  assert.equal(isoWeek('2026-12-31'), '2026-W53');
+  assert.equal(isoWeek('2027-01-04'), '2027-W01');
+  assert.equal(weekStart(new Date('2026-12-03T10:00:00Z'), 1).toISOString(), '2026-11-23T00:00:00.000Z');
 });

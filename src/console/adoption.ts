@@ -11,8 +11,7 @@ export function isoWeek(day: string): string {
   const dow = (d.getUTCDay() + 6) % 7; // Monday 0
   d.setUTCDate(d.getUTCDate() - dow + 3); // Thursday of this week
   const year = d.getUTCFullYear();
-  const jan4 = new Date(Date.UTC(year, 0, 4));
-  const week = 1 + Math.round((d.getTime() - jan4.getTime()) / 86_400_000 / 7 - ((jan4.getUTCDay() + 6) % 7) / 7 + 3 / 7);
+  const week = 1 + Math.floor((d.getTime() - Date.UTC(year, 0, 1)) / (7 * 86_400_000));
   return `${year}-W${String(week).padStart(2, '0')}`;
 }
 

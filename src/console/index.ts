@@ -474,7 +474,7 @@ export class AdminConsole {
         .credentials()
         .reverse()
         .slice(0, 500)
-        .map((r) => ({ id: r.id, subject: r.subject, department: r.department ?? null, trained: r.trained ?? null, created_at: r.created_at, issued_at: r.issued_at, expires_at: r.expires_at, revoked_at: r.revoked_at, expired: r.expires_at <= now })),
+        .map((r) => ({ id: r.id, subject: r.subject, department: r.department ? this.core.departments.name(r.department) : null, trained: r.trained ?? null, created_at: r.created_at, issued_at: r.issued_at, expires_at: r.expires_at, revoked_at: r.revoked_at, expired: r.expires_at <= now })),
       sessions: id
         ? id.sessions.list().map((s) => ({
             id: s.id,
@@ -509,6 +509,7 @@ export class AdminConsole {
     } catch (e) {
       throw problem(400, 'invalid_claims', `入力が正しくありません: ${(e as Error).message}`, `Invalid input: ${(e as Error).message}`);
     }
+    this.core.departments.pseudonym(claims.department); // the name, sealed, for the adoption page
     const o = createOffer(this.core.store, id.origin, vaultClaims(this.core.vault), claims, {
       credentialTtlDays: this.config.identity.credential_ttl_days,
       offerTtlS: this.config.identity.offer_ttl_s,
@@ -548,7 +549,7 @@ export class AdminConsole {
     const limit = clampInt(q.get('limit'), 50, 1, 200);
     const rows = await this.core.store.console.search({ ...(requestId ? { requestId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}), ...(before !== undefined ? { beforeSeq: before } : {}), ...(decision ? { decision } : {}), limit });
     const cp = this.core.store.audit.latestCheckpoint();
-    return { records: rows.map(recordView), checkpoint_size: cp ? checkpointSize(cp.note) : 0 };
+    return { records: rows.map((r) => ({ ...recordView(r), department: this.core.departments.name(r.department ?? '') })), checkpoint_size: cp ? checkpointSize(cp.note) : 0 };
   }
 
   private async auditProof(c: Ctx) {
@@ -629,7 +630,16 @@ export class AdminConsole {
     const weeks: string[] = [];
     for (let i = 0; i < n; i++) weeks.push(isoWeek(new Date(start.getTime() + i * 7 * 86_400_000).toISOString().slice(0, 10)));
     const [rows, wf] = await Promise.all([this.core.store.console.adoption(start.toISOString()), this.core.store.console.workforce(now.toISOString())]);
-    return { weeks, since: start.toISOString(), ...adoptionReport(rows, wf, weeks) };
+    const d = this.core.departments;
+    return {
+      weeks,
+      since: start.toISOString(),
+      ...adoptionReport(
+        rows.map((r) => ({ ...r, department: d.name(r.department) })),
+        wf.map((w) => ({ ...w, department: d.name(w.department) })),
+        weeks,
+      ),
+    };
   }
 
   private settings() {

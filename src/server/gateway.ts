@@ -27,6 +27,7 @@ import { VaultEventImporter } from '../audit/vault-events.js';
 import { auditHttp } from '../audit/http.js';
 import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
 import { AdminConsole } from '../console/index.js';
+import { Departments } from '../console/departments.js';
 import type { ThreatsAdmin } from '../threats/admin.js';
 
 export interface GatewayOptions {
@@ -57,6 +58,8 @@ export interface Core {
   metrics: Metrics;
   store: Store;
   vault: Vault;
+  /** Department pseudonyms and their sealed names (the console's adoption page). */
+  departments: Departments;
   log: Logger;
   /** Models the principal may use: some backend on the route may receive its default level. */
   modelsFor(principal: Principal): { id: string }[];
@@ -138,6 +141,7 @@ export async function buildCore(
     ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), claims: vaultClaims(vault), config: config.identity })
     : undefined;
   const auth = identity ?? new Authenticator(store);
+  const departments = new Departments(vault, log);
   const checkpoint = new Checkpoint({
     auth: opts.authOverride ?? auth,
     policy,
@@ -150,6 +154,7 @@ export async function buildCore(
     content: contentStageFor(config, policy),
     retain: retainer,
     pseudonyms: new PseudonymMaps(vault),
+    departments,
     limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
   });
   const ids = config.backends.map((b) => b.id);
@@ -169,6 +174,7 @@ export async function buildCore(
     metrics,
     store,
     vault,
+    departments,
     log,
     modelsFor(principal) {
       if (levelIndex(principal.defaultLevel) > levelIndex(principal.maxLevel)) return [];
