@@ -201,6 +201,7 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
     await shot('07-backends');
     await page.goto(`${h.gw.url}/console#/adoption`);
     await page.locator('[data-testid=adoption]').waitFor();
+    await shot('09-adoption');
     await page.goto(`${h.gw.url}/console#/settings`);
     await page.locator('[data-testid=key-version]').waitFor();
     assert.equal(await page.locator('[data-testid=key-version]').innerText(), 'v1');

@@ -59,30 +59,38 @@ function asset(file: string, body: Buffer): Asset {
 }
 
 export class StaticAssets {
-  private assets = new Map<string, Asset>();
+  /** Read and compressed on first use (nothing slows the gateway's start). */
+  private assets = new Map<string, Asset | null>();
   private pages = new Map<string, Asset>();
   private template: string | undefined;
+  private readonly assetDir: string;
   readonly built: boolean;
 
-  constructor(dir = UI_DIR) {
-    const index = path.join(dir, 'index.html');
-    this.built = fs.existsSync(index);
+  constructor(private readonly dir = UI_DIR) {
+    this.assetDir = path.join(dir, 'assets');
+    this.built = fs.existsSync(path.join(dir, 'index.html'));
     if (!this.built) return;
-    this.template = fs.readFileSync(index, 'utf8');
-    const assets = path.join(dir, 'assets');
-    for (const name of fs.existsSync(assets) ? fs.readdirSync(assets) : []) {
-      const f = path.join(assets, name);
-      if (fs.statSync(f).isFile()) this.assets.set(name, asset(name, fs.readFileSync(f)));
-    }
+    for (const name of fs.existsSync(this.assetDir) ? fs.readdirSync(this.assetDir) : []) this.assets.set(name, null);
   }
 
   asset(name: string): Asset | undefined {
-    return this.assets.get(name);
+    if (!this.assets.has(name)) return undefined;
+    let a = this.assets.get(name);
+    if (!a) {
+      try {
+        a = asset(name, fs.readFileSync(path.join(this.assetDir, name)));
+      } catch {
+        return undefined;
+      }
+      this.assets.set(name, a);
+    }
+    return a;
   }
 
   /** index.html in the given language. */
   page(lang: 'ja' | 'en'): Asset | undefined {
-    if (!this.template) return undefined;
+    if (!this.built) return undefined;
+    this.template ??= fs.readFileSync(path.join(this.dir, 'index.html'), 'utf8');
     let p = this.pages.get(lang);
     if (!p) {
       const html = this.template.replace(/<html lang="[a-z]+"/, `<html lang="${lang}"`);
@@ -93,7 +101,10 @@ export class StaticAssets {
 
   /** Names and sizes (raw, gzip) of the JavaScript a first load fetches. */
   sizes(): { name: string; bytes: number; gzip: number }[] {
-    return [...this.assets].map(([name, a]) => ({ name, bytes: a.body.length, gzip: a.gzip?.length ?? a.body.length }));
+    return [...this.assets.keys()].map((name) => {
+      const a = this.asset(name)!;
+      return { name, bytes: a.body.length, gzip: a.gzip?.length ?? a.body.length };
+    });
   }
 }
 
