@@ -27,6 +27,7 @@ import { placeOf } from './regions.js';
 import { isPack, readPacks, savePack, validatePack } from './policies.js';
 import { adoptionReport, isoWeek, weekStart } from './adoption.js';
 import { LiveTail } from './live.js';
+import { announceRevocation, credentialKeyOf } from '../identity/sessions.js';
 
 export interface ConsoleOptions {
   core: Core;
@@ -84,7 +85,7 @@ export class AdminConsole {
   }
 
   private get config() {
-    return this.o.loaded.config;
+    return this.core.loaded.config;
   }
 
   async handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
@@ -253,7 +254,7 @@ export class AdminConsole {
     const key = typeof body.api_key === 'string' ? body.api_key.trim() : '';
     let p: Principal;
     try {
-      p = this.core.auth.authenticate(`Bearer ${key}`);
+      p = await this.core.auth.authenticate(`Bearer ${key}`);
     } catch (e) {
       this.failed(ip);
       if (e instanceof AuthError) throw problem(401, e.code, e.ja, e.en);
@@ -281,7 +282,7 @@ export class AdminConsole {
     if (!id) throw problem(404, 'identity_disabled', '資格情報によるサインインは無効です', 'Sign-in with a credential is disabled');
     const got = id.pickup(typeof body.transaction_id === 'string' ? body.transaction_id : '');
     if (!got) return sendJson(res, 202, { status: 'pending' });
-    const p = this.core.auth.authenticate(`Bearer ${got.session_token}`);
+    const p = await this.core.auth.authenticate(`Bearer ${got.session_token}`);
     if (!isAdmin(p, this.config.admin)) this.failed(ip);
     this.open(req, res, p, 'credential');
   }
@@ -523,11 +524,16 @@ export class AdminConsole {
   private async revoke(c: Ctx) {
     const credId = c.params[0]!;
     if (!/^[0-9a-f]{16}$/.test(credId)) throw problem(400, 'invalid_id', '資格情報 id が正しくありません', 'Invalid credential id');
+    const row = this.core.store.identity.credential(credId);
     const n = this.core.store.identity.revokeCredential(credId, new Date(this.now()).toISOString());
-    if (n === 0) throw problem(404, 'not_found', 'その資格情報はないか、失効済みです', 'No such credential, or it is already revoked');
+    if (n === 0 || !row) throw problem(404, 'not_found', 'その資格情報はないか、失効済みです', 'No such credential, or it is already revoked');
     this.event('credential.revoked', c.admin, { credential: credId });
-    // Live sessions of the credential end now, not at the next sweep.
-    const ended = this.core.identity ? await this.core.identity.sweep().catch(() => 0) : 0;
+    // Live sessions of the credential end now (on every node when they share Redis), not at the next sweep.
+    const key = credentialKeyOf({ list: row.status_list, idx: row.status_idx }, row.id);
+    let ended = 0;
+    if (this.core.shared.sessions) ended = await announceRevocation(this.core.shared.sessions, this.core.bus, [key]).catch(() => 0);
+    else ended = this.core.identity?.sessions.endForCredential(key) ?? 0;
+    if (this.core.identity) ended += await this.core.identity.sweep().catch(() => 0);
     return { revoked: n, sessions_ended: ended };
   }
 
