@@ -129,6 +129,8 @@ describe('Helm chart: values', () => {
       ['a password in the PostgreSQL URL', { postgres: { url: 'postgres://sekisho:hunter2@db:5432/sekisho' } }],
       ['a password parameter in the PostgreSQL URL', { postgres: { url: 'postgres://sekisho@db/sekisho?password=hunter2' } }],
       ['a password in the Redis URL', { redis: { url: 'redis://:hunter2@redis:6379/0' } }],
+      ['a user in the Redis URL', { redis: { url: 'redis://sekisho@redis:6379/0' } }],
+      ['a Redis prefix the gateway refuses', { redis: { prefix: 'sekisho:acme:' } }],
       ['the passphrase as a plain variable', { env: [{ name: 'SEKISHO_VAULT_PASSPHRASE', value: 'hunter2hunter2' }] }],
       ['the database password as a plain variable', { env: [{ name: 'PGPASSWORD', value: 'hunter2' }] }],
       ['store in config (the chart writes it)', { config: { tenant: { id: 'a', name: 'A' }, store: { sqlite: '/x' } } }],
@@ -288,7 +290,7 @@ describe('Helm chart: rendered manifests', () => {
     for (const name of rendered.keys()) {
       const cfg = gatewayConfig(name);
       assert.match(cfg.store.postgres, /^postgres(ql)?:\/\//);
-      assert.ok(cfg.redis.url && typeof cfg.redis.prefix === 'string');
+      assert.match(cfg.redis.url, /^rediss?:\/\/[^@]+$/);
       // Until the PostgreSQL and Redis stores land on this branch, their keys are checked above and left out here.
       const loadable = structuredClone(cfg);
       if (!knowsPostgres) loadable.store = {};
@@ -300,7 +302,7 @@ describe('Helm chart: rendered manifests', () => {
       // Every environment variable the configuration names is set in the container.
       const env = new Set(container(name).env.map((e: Doc) => e.name));
       const ks = loaded.config.vault.keystore;
-      const named = [ks.kind === 'file' ? ks.passphrase_env : ks.kind === 'pkcs11' ? ks.pin_env : ks.token_env, ...loaded.config.backends.flatMap((b) => (b.kind === 'openai' && b.api_key_env ? [b.api_key_env] : []))];
+      const named = [ks.kind === 'file' ? ks.passphrase_env : ks.kind === 'pkcs11' ? ks.pin_env : ks.token_env, cfg.redis.password_env, ...loaded.config.backends.flatMap((b) => (b.kind === 'openai' && b.api_key_env ? [b.api_key_env] : []))];
       for (const v of named) if (v) assert.ok(env.has(v), `${name}: ${v} is set`);
       if (one(name, 'Deployment').spec.template.spec.volumes.some((v: Doc) => v.name === 'identity')) assert.ok(loaded.config.identity.enabled);
     }
@@ -365,7 +367,7 @@ describe('Helm chart: rendered manifests', () => {
   });
 
   test('no secret in a ConfigMap: secrets come from Secrets only', () => {
-    const PUBLIC = new Set(['passphrase_env', 'pin_env', 'token_env', 'api_key_env', 'token_label', 'key_label', 'key_ids', 'token_sha256', 'vkey']);
+    const PUBLIC = new Set(['passphrase_env', 'pin_env', 'token_env', 'api_key_env', 'password_env', 'token_label', 'key_label', 'key_ids', 'token_sha256', 'vkey']);
     for (const name of rendered.keys()) {
       const cm = one(name, 'ConfigMap');
       const text = JSON.stringify(cm.data);
