@@ -20,6 +20,7 @@ import type { Routes, ModelRoute } from './routes.js';
 import { TokenMap, type ContentStage, type RequestContent } from './content.js';
 import type { Capture, Retainer } from './retain.js';
 import { VaultError, type PseudonymMaps } from '../vault/index.js';
+import { RedisError } from '../store/redis-errors.js';
 
 export { CheckpointError } from './errors.js';
 export type { Sink } from './relay.js';
@@ -58,7 +59,8 @@ export interface Inspection {
 }
 
 export interface CheckpointDeps {
-  auth: { authenticate(authorization: string | undefined): Principal };
+  /** Synchronous, or a promise when a shared session store must be read. */
+  auth: { authenticate(authorization: string | undefined): Principal | Promise<Principal> };
   policy: Policy;
   routes: Routes;
   router: Router;
@@ -87,7 +89,7 @@ export class Checkpoint {
     sink = held;
     try {
       if (!this.d.recorder.healthy || this.d.retain?.healthy === false) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
-      const principal = (trace.principal = this.authenticate(req));
+      const principal = (trace.principal = await this.authenticate(req));
       const parsed = await req.readBody();
       trace.requestCommit = this.d.recorder.commitRequest(req.requestId, parsed.body);
       trace.model = parsed.model;
@@ -137,9 +139,9 @@ export class Checkpoint {
   }
 
   /** authenticate: bearer credential → principal. */
-  private authenticate(req: CheckpointRequest): Principal {
+  private async authenticate(req: CheckpointRequest): Promise<Principal> {
     try {
-      return this.d.auth.authenticate(req.authorization);
+      return await this.d.auth.authenticate(req.authorization);
     } catch (e) {
       if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
       throw e;
@@ -370,6 +372,11 @@ function unavailable(code: string, ja: string, en: string): CheckpointError {
 
 function toCheckpointError(e: unknown): CheckpointError {
   if (e instanceof CheckpointError) return e;
+  // The shared state (Redis) cannot be used: a session, a limit or a budget could not be checked,
+  // so the request is refused (fail closed) rather than let through unchecked.
+  if (e instanceof RedisError) {
+    return new CheckpointError(e.status, e.status === 400 ? 'invalid_request_error' : 'server_error', e.code, `${e.ja} (要求はバックエンドに送信されていません)`, `${e.en} (the request was not sent to a backend)`);
+  }
   // The vault failed (tampered record, key unavailable): fail closed, nothing was sent.
   if (e instanceof VaultError) {
     const ja = `${e.ja} (要求はバックエンドに送信されていません)`;

@@ -29,7 +29,8 @@ export type AuthCode =
   | 'dcql_unsatisfied'
   | 'invalid_grant'
   | 'invalid_proof'
-  | 'invalid_token';
+  | 'invalid_token'
+  | 'not_admin';
 
 export class AuthError extends Error {
   constructor(

@@ -14,3 +14,4 @@ export { IdentityService, type IdentityOptions } from './service.js';
 export { createOffer, offerFor, validateClaims, parseOfferUri, type StaffClaims, type Training } from './vci.js';
 export { didWebFor, didJwkFor, resolveDidJwk, didDocument } from './did.js';
 export { vaultClaims, type ClaimsVault } from './claims-vault.js';
+export { isAdmin, requireAdmin, NOT_ADMIN, type AdminRules } from './admin.js';

@@ -13,12 +13,13 @@ import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export interface ServerDeps {
-  checkpoint: Checkpoint;
+  /** The current checkpoint (a config reload swaps it; requests in flight finish on the old one). */
+  checkpoint: Pick<Checkpoint, 'handle'>;
   metrics: Metrics;
   log: Logger;
   limits: { maxBodyBytes: number; bodyTimeoutMs: number; writeStallMs: number };
   /** GET /v1/models for the caller (authenticates). */
-  listModels(authorization: string | undefined): { id: string }[];
+  listModels(authorization: string | undefined): { id: string }[] | Promise<{ id: string }[]>;
   ready(): boolean;
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
@@ -211,7 +212,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       let models: { id: string }[];
       try {
-        models = deps.listModels(req.headers.authorization);
+        models = await deps.listModels(req.headers.authorization);
       } catch (e) {
         if (e instanceof CheckpointError) return sendError(res, e, e.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho"' } : {});
         throw e;
