@@ -75,6 +75,8 @@ export interface CheckpointDeps {
   retain?: Retainer | undefined;
   /** Pseudonym maps per conversation, encrypted under the subject's key. */
   pseudonyms?: PseudonymMaps | undefined;
+  /** The stored form of a person's department (adoption counts); absent: not recorded. */
+  departments?: { pseudonym(name: string): string } | undefined;
   limits: { maxAttempts: number; maxResponseBytes: number };
 }
 
@@ -329,6 +331,8 @@ export class Checkpoint {
       duration_ms: Math.round(ms * 1000) / 1000,
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
+      department: t.principal?.attrs?.kind === 'person' ? (this.d.departments?.pseudonym(t.principal.attrs.department) ?? '') : '',
+      trained: t.principal?.attrs?.kind === 'person' ? (t.principal.attrs.trainings.length > 0 ? 1 : 0) : null,
     }, {
       flags: t.flags,
       findings: t.findings,

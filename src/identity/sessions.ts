@@ -238,6 +238,26 @@ export class Sessions {
     return ended;
   }
 
+  /** Live sessions cached on this node (for the console): a short id (of the token's hash), never the token. */
+  list(): { id: string; principal: Principal; expMs: number }[] {
+    const t = this.now();
+    const out: { id: string; principal: Principal; expMs: number }[] = [];
+    for (const [h, s] of this.byHash) if (!s.ended && t < s.expMs) out.push({ id: h.slice(0, 16), principal: s.principal, expMs: s.expMs });
+    return out;
+  }
+
+  /** Ends the session on this node whose short id (`list`) is `id`; false when there is none. */
+  end(id: string): boolean {
+    if (!/^[A-Za-z0-9_-]{16}$/.test(id)) return false;
+    for (const [h, s] of this.byHash) {
+      if (h.startsWith(id) && !s.ended) {
+        s.ended = 'revoked';
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Ends this node's sessions of a credential, by its key (a `session.revoked` message, or a local revocation). */
   endForCredential(credentialKey: string): number {
     if (this.shared) {

@@ -28,6 +28,9 @@ import { auditKeysFromVault } from '../audit/keys.js';
 import { VaultEventImporter } from '../audit/vault-events.js';
 import { auditHttp } from '../audit/http.js';
 import { auditOrigin } from '../audit/config.js';
+import { AdminConsole } from '../console/index.js';
+import { Departments } from '../console/departments.js';
+import type { ThreatsAdmin } from '../threats/admin.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -38,6 +41,8 @@ export interface GatewayOptions {
   interactive?: boolean;
   /** Extra sink for key access, erasure and rotation events (the audit log). */
   vaultEvents?: VaultEvents;
+  /** The admin console: threat detection to show (issue #7) and where policy packs live. */
+  console?: { threats?: ThreatsAdmin; policiesDir?: string };
   /** The shared state to use instead of the one the configuration names (tests). */
   shared?: SharedState;
 }
@@ -58,6 +63,8 @@ export interface Core {
   metrics: Metrics;
   store: Store;
   vault: Vault;
+  /** Department pseudonyms and their sealed names (the console's adoption page). */
+  departments: Departments;
   log: Logger;
   /** Counters (rate limits, budgets) and the bus shared by the nodes: Redis, or memory on one node. */
   shared: SharedState;
@@ -156,6 +163,7 @@ export async function buildCore(
     throw e;
   }
   const auth = identity ?? new Authenticator(store);
+  const departments = new Departments(vault, log);
   // A policy change is an event of the log: the serving process records the policy it starts with,
   // and every policy a reload brings.
   const recordPolicy = (version: string, c: Config) => {
@@ -164,7 +172,7 @@ export async function buildCore(
   };
   let gens: Generations;
   try {
-    gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), env: opts.env, onPolicy: recordPolicy });
+    gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), departments, env: opts.env, onPolicy: recordPolicy });
   } catch (e) {
     identity?.close();
     await audit.close();
@@ -201,6 +209,7 @@ export async function buildCore(
     metrics,
     store,
     vault,
+    departments,
     log,
     shared,
     counters: shared.counters,
@@ -236,12 +245,14 @@ export async function buildCore(
 export interface Gateway {
   url: string;
   core: Core;
+  console: AdminConsole;
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
+  const adminConsole = new AdminConsole({ core, loaded, threats: opts.console?.threats, ...(opts.console?.policiesDir ? { policiesDir: opts.console.policiesDir } : {}) });
   let http: RunningServer;
   // Several nodes: revocations and reloads published by any node or by the CLI reach this one.
   let unlisten = () => {};
@@ -285,12 +296,14 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           access: config.audit.read.access,
           auditorTokenHashes: config.audit.read.auditors.map((a) => Buffer.from(a.token_sha256, 'hex')),
         }),
+        console: adminConsole,
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,
     );
   } catch (e) {
     unlisten();
+    adminConsole.close();
     await core.close();
     throw e;
   }
@@ -301,7 +314,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
   return {
     url: http.url,
     core,
+    console: adminConsole,
     async close(graceMs = config.limits.shutdown_grace_ms) {
+      adminConsole.close();
       unlisten();
       await http.close(graceMs);
       await core.close();

@@ -99,6 +99,8 @@ export interface GenerationDeps {
   metrics: Metrics;
   retainer: Retainer | undefined;
   pseudonyms: PseudonymMaps;
+  /** Department pseudonyms for the decision records (the console's adoption page). */
+  departments?: { pseudonym(name: string): string };
   env: NodeJS.ProcessEnv | undefined;
   /** Called with the policy version of the first generation and of each reload that changes it. */
   onPolicy(version: string, config: Config): void;
@@ -138,6 +140,7 @@ async function build(loaded: LoadedConfig, d: GenerationDeps, prev?: Generation)
       content: contentStageFor(config, policy),
       retain: d.retainer,
       pseudonyms: d.pseudonyms,
+      departments: d.departments,
       limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
     });
     return { loaded, version, policy, routes, recorder, checkpoint, adapters, inflight: 0 };

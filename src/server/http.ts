@@ -25,6 +25,8 @@ export interface ServerDeps {
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
   /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
   audit?: (method: string, path: string, authorization: string | undefined) => Promise<{ status: number; headers: Record<string, string>; body: string | Buffer }>;
+  /** The admin console under /console (src/console); absent: 404. */
+  console?: { handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -200,6 +202,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
       return;
     }
     if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
+    if (deps.console && (path === '/console' || path.startsWith('/console/'))) return deps.console.handle(req, res, path);
     if (deps.audit && path.startsWith('/audit/v1/')) {
       req.resume();
       const r = await deps.audit(req.method ?? 'GET', path, req.headers.authorization);

@@ -4,7 +4,8 @@
  * records and audit leaves, retained bodies, proofs) are compiled once per shape and then
  * executed with new parameters, so the query builder costs nothing per request.
  */
-import { CompiledQuery, sql, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type Kysely, type QueryResult, type RawBuilder, type Transaction } from 'kysely';
+import type { AdoptionRow, ConsoleStore, RecordQuery, TrafficRow } from './index.js';
 import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, Cluster, CredentialRow, DecisionRecord, OfferRow, Store, StoreKind, VaultEventRow, VaultRecordRow, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 import type { DB } from './schema.js';
 
@@ -26,7 +27,7 @@ class Shapes {
   }
 }
 
-const DECISION_COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts'] as const;
+const DECISION_COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts', 'department', 'trained'] as const;
 const RECORD_COLS = ['id', 'purpose', 'subject_hash', 'key_version', 'level', 'blob', 'created_at'] as const;
 
 /** Placeholder row of the right shape for compiling an insert (values are parameters). */
@@ -100,7 +101,7 @@ export function kyselyStore(db: Kysely<DB>, o: KyselyStoreOptions): Store {
     let at = 0;
     for (const g of groups(rows.length)) {
       const params: unknown[] = [];
-      for (let i = at; i < at + g; i++) for (const c of DECISION_COLS) params.push(rows[i]![c]);
+      for (let i = at; i < at + g; i++) for (const c of DECISION_COLS) params.push(rows[i]![c] ?? (c === 'department' ? '' : null));
       await shapes.run(
         `decisions:${g}`,
         (d) =>
@@ -310,6 +311,8 @@ export function kyselyStore(db: Kysely<DB>, o: KyselyStoreOptions): Store {
             issued_at: row.issued_at,
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
+            department: row.department ?? null,
+            trained: row.trained ?? null,
           })
           .execute();
       },
@@ -471,7 +474,59 @@ export function kyselyStore(db: Kysely<DB>, o: KyselyStoreOptions): Store {
           .execute();
       },
     },
+    console: consoleStore(db),
     close: () => o.close(),
+  };
+}
+
+/** The console's queries (issue #8): portable SQL (substr over ISO timestamps), the same on both engines. */
+function consoleStore(db: Kysely<DB>): ConsoleStore {
+  const rows = async <T>(q: RawBuilder<T>): Promise<T[]> => (await q.execute(db)).rows;
+  /** count/sum/avg arrive as numbers from SQLite and as int8/numeric from PostgreSQL: numbers either way. */
+  const num = <T,>(r: T, ...keys: (keyof T)[]): T => {
+    const o = r as Record<keyof T, unknown>;
+    for (const k of keys) if (o[k] !== null && o[k] !== undefined) o[k] = Number(o[k]);
+    return r;
+  };
+  return {
+    traffic: async (since) =>
+      (await rows(sql<TrafficRow>`SELECT substr(ts, 1, 16) AS minute, level, decision, count(*) AS n FROM decisions WHERE ts >= ${since} GROUP BY substr(ts, 1, 16), level, decision ORDER BY minute`)).map((r) => num(r, 'n')),
+    topDenials: async (since, limit) =>
+      (await rows(sql<{ reason: string; n: number }>`SELECT reason, count(*) AS n FROM decisions WHERE ts >= ${since} AND decision <> 'allow' GROUP BY reason ORDER BY n DESC, reason LIMIT ${limit}`)).map((r) => num(r, 'n')),
+    backendStats: async (since) =>
+      (
+        await rows(
+          sql<{ backend: string; n: number; avg_ms: number | null; max_ms: number | null; errors: number }>`SELECT backend, count(*) AS n, avg(upstream_ms) AS avg_ms, max(upstream_ms) AS max_ms, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors
+            FROM decisions WHERE ts >= ${since} AND backend IS NOT NULL GROUP BY backend ORDER BY backend`,
+        )
+      ).map((r) => num(r, 'n', 'avg_ms', 'max_ms', 'errors')),
+    recordsAfter: async (seq, limit) => (await db.selectFrom('decisions').selectAll().where('seq', '>', seq).orderBy('seq').limit(limit).execute()).map(decisionRow),
+    lastSeq: async () => Number((await db.selectFrom('decisions').select((eb) => eb.fn.max<number | null>('seq').as('m')).executeTakeFirst())?.m ?? -1),
+    search: async (q: RecordQuery) => {
+      let s = db.selectFrom('decisions').selectAll();
+      if (q.requestId) s = s.where('request_id', '=', q.requestId);
+      if (q.from) s = s.where('ts', '>=', q.from);
+      if (q.to) s = s.where('ts', '<', q.to);
+      if (q.beforeSeq !== undefined) s = s.where('seq', '<', q.beforeSeq);
+      if (q.decision) s = s.where('decision', '=', q.decision);
+      return (await s.orderBy('seq', 'desc').limit(q.limit).execute()).map(decisionRow);
+    },
+    checkpoints: async (limit, beforeSize) =>
+      (await db.selectFrom('audit_checkpoints').select(['size', 'note', 'ts']).where('size', '<', beforeSize ?? Number.MAX_SAFE_INTEGER).orderBy('size', 'desc').limit(limit).execute()).map(checkpointRow),
+    adoption: async (since) =>
+      (
+        await rows(
+          sql<AdoptionRow>`SELECT substr(ts, 1, 10) AS day, department, trained, principal, count(*) AS requests, sum(CASE WHEN decision = 'allow' THEN 0 ELSE 1 END) AS denials
+            FROM decisions WHERE ts >= ${since} AND trained IS NOT NULL GROUP BY substr(ts, 1, 10), department, trained, principal`,
+        )
+      ).map((r) => num(r, 'trained', 'requests', 'denials')),
+    workforce: async (now) =>
+      (
+        await rows(
+          sql<{ department: string; trained: number; n: number }>`SELECT coalesce(department, '') AS department, coalesce(trained, 0) AS trained, count(*) AS n
+            FROM identity_credentials WHERE revoked_at IS NULL AND expires_at > ${now} GROUP BY coalesce(department, ''), coalesce(trained, 0)`,
+        )
+      ).map((r) => num(r, 'trained', 'n')),
   };
 }
 

@@ -5,10 +5,10 @@ import type { DB } from './schema.js';
 import { migrationProvider, MIGRATION_NAMES } from './migrations.js';
 import { StoreError } from './errors.js';
 
-export async function runMigrations(db: Kysely<DB>, kind: StoreKind, opts: { adopted?: boolean; schema?: string; where: string }): Promise<void> {
+export async function runMigrations(db: Kysely<DB>, kind: StoreKind, opts: { adopted?: number; schema?: string; where: string }): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider: migrationProvider(kind, { adopted: opts.adopted === true }),
+    provider: migrationProvider(kind, { adopted: opts.adopted ?? 0 }),
     ...(opts.schema ? { migrationTableSchema: opts.schema } : {}),
   });
   // A database migrated by a newer Sekisho: say so plainly instead of Kysely's "missing migration".

@@ -5,9 +5,9 @@
  * engines do: BLOB ↔ bytea, INTEGER (SQLite's 64-bit rowid alias) ↔ bigint, REAL ↔ double
  * precision. Add a migration at the end; never edit one that shipped.
  *
- * SQLite files written before Kysely (schema version in `PRAGMA user_version`, 1–6) are
- * brought to version 6 by their old statements (store/sqlite.ts) and then adopted:
- * `0001_baseline` recognises them and creates nothing.
+ * SQLite files written before Kysely (schema version in `PRAGMA user_version`, 1–7) are
+ * brought to version 7 by their old statements (store/sqlite.ts) and then adopted:
+ * `0001_baseline` and `0003_console` recognise them and create nothing.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { StoreKind } from './index.js';
@@ -23,11 +23,11 @@ function typesFor(kind: StoreKind): Types {
 }
 
 /** The schema of Sekisho 0.1 (SQLite user_version 6), for a new database. */
-function baseline(kind: StoreKind, adopted: boolean): Migration {
+function baseline(kind: StoreKind, adopted: number): Migration {
   const t = typesFor(kind);
   return {
     async up(db: Kysely<any>) {
-      if (adopted) return; // a pre-Kysely SQLite file: these tables exist
+      if (adopted > 0) return; // a pre-Kysely SQLite file: these tables exist
       await db.schema
         .createTable('api_keys')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -235,16 +235,36 @@ function cluster(kind: StoreKind): Migration {
   };
 }
 
-export function migrationProvider(kind: StoreKind, opts: { adopted?: boolean } = {}): MigrationProvider {
+/**
+ * The admin console (issue #8): who asked, by department and training status (adoption), and
+ * the indexes its aggregate queries use. Pre-Kysely SQLite files at user_version 7 have it.
+ */
+function console_(adopted: number): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      if (adopted >= 7) return;
+      await db.schema.alterTable('decisions').addColumn('department', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema.alterTable('decisions').addColumn('trained', 'integer').execute();
+      await db.schema.createIndex('decisions_ts').on('decisions').columns(['ts', 'level', 'decision']).execute();
+      await db.schema.createIndex('decisions_adoption').on('decisions').columns(['ts', 'department', 'trained', 'principal', 'decision']).execute();
+      await db.schema.alterTable('identity_credentials').addColumn('department', 'text').execute();
+      await db.schema.alterTable('identity_credentials').addColumn('trained', 'integer').execute();
+    },
+  };
+}
+
+export function migrationProvider(kind: StoreKind, opts: { adopted?: number } = {}): MigrationProvider {
+  const adopted = opts.adopted ?? 0;
   return {
     async getMigrations() {
       return {
-        '0001_baseline': baseline(kind, opts.adopted === true),
+        '0001_baseline': baseline(kind, adopted),
         '0002_cluster': cluster(kind),
+        '0003_console': console_(adopted),
       };
     },
   };
 }
 
 /** How many migrations this Sekisho knows (a database that ran more is newer than it). */
-export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster'];
+export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster', '0003_console'];

@@ -33,6 +33,8 @@ export interface DecisionsTable {
   duration_ms: number;
   upstream_ms: number | null;
   attempts: number;
+  department: Generated<string>;
+  trained: number | null;
 }
 
 export interface IdentityCredentialsTable {
@@ -47,6 +49,8 @@ export interface IdentityCredentialsTable {
   issued_at: string | null;
   expires_at: string;
   revoked_at: string | null;
+  department: string | null;
+  trained: number | null;
 }
 
 export interface IdentityOffersTable {

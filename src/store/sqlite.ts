@@ -20,7 +20,7 @@ import { StoreError } from './errors.js';
 
 /**
  * The schema before Kysely (Sekisho 0.1): statements applied in order, `PRAGMA user_version`
- * counting them. A file at a lower version is brought to 6 with them, then adopted by the
+ * counting them. A file at a lower version is brought to 7 with them, then adopted by the
  * Kysely migrations. Never edit.
  */
 export const LEGACY: string[] = [
@@ -154,6 +154,14 @@ export const LEGACY: string[] = [
      source TEXT PRIMARY KEY,
      last_id INTEGER NOT NULL
    );`,
+  // The console (issue #8, shipped as user_version 7): who asked, by department and training
+  // status (adoption), and the indexes its aggregate queries use.
+  `ALTER TABLE decisions ADD COLUMN department TEXT NOT NULL DEFAULT '';
+   ALTER TABLE decisions ADD COLUMN trained INTEGER;
+   CREATE INDEX decisions_ts ON decisions(ts, level, decision);
+   CREATE INDEX decisions_adoption ON decisions(ts, department, trained, principal, decision);
+   ALTER TABLE identity_credentials ADD COLUMN department TEXT;
+   ALTER TABLE identity_credentials ADD COLUMN trained INTEGER;`,
 ];
 
 /** user_version of a file managed by Kysely migrations (an older Sekisho refuses it as newer). */
@@ -188,7 +196,8 @@ export async function openSqliteStore(file: string): Promise<Store> {
     raw.pragma('secure_delete = ON');
     const version = raw.pragma('user_version', { simple: true }) as number;
     const managed = raw.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'").get() !== undefined;
-    let adopted = false;
+    /** The legacy schema version a pre-Kysely file was adopted at (0: none). */
+    let adopted = 0;
     if (!managed && version > 0) {
       if (version > LEGACY.length) {
         throw new StoreError(
@@ -204,7 +213,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
           raw.pragma(`user_version = ${v + 1}`);
         })();
       }
-      adopted = true;
+      adopted = LEGACY.length;
     }
     db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
     await runMigrations(db, 'sqlite', { adopted, where: file });

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/index.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/server/gateway.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { createApiKey } from '../../src/identity/index.ts';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/dev/mock-upstream.ts';
@@ -72,7 +72,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: Record<string, unknown>): Promise<Harness> {
+export async function startHarness(config: Record<string, unknown>, gatewayOptions: GatewayOptions = {}): Promise<Harness> {
   const dir = tmpDir();
   // The file keystore with a cheaper scrypt than the default (2^14): many gateways start in the suite.
   // The engine under test (unless the test names a store itself).
@@ -90,7 +90,7 @@ export async function startHarness(config: Record<string, unknown>): Promise<Har
   });
   let gw: Gateway;
   try {
-    gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv() });
+    gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv(), ...gatewayOptions });
   } catch (e) {
     await store.cleanup();
     throw e;
