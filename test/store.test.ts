@@ -30,7 +30,7 @@ function legacyFile(version: number): string {
 }
 
 describe('SQLite files written before Kysely', () => {
-  test('a file at user_version 6 is adopted as is: its rows read back, nothing is copied; user_version 7 afterwards', async () => {
+  test('a file at user_version 6 is adopted as is: its rows read back, nothing is copied; user_version 8 afterwards', async () => {
     const file = legacyFile(6);
     const store = await openSqliteStore(file);
     try {
@@ -46,8 +46,8 @@ describe('SQLite files written before Kysely', () => {
       await store.close();
     }
     const db = new Database(file);
-    assert.equal(db.pragma('user_version', { simple: true }), 7);
-    assert.ok(db.prepare("SELECT 1 FROM kysely_migration WHERE name = '0002_cluster'").get());
+    assert.equal(db.pragma('user_version', { simple: true }), 8);
+    assert.ok(db.prepare("SELECT 1 FROM kysely_migration WHERE name = '0003_console'").get());
     db.close();
     // and it opens again
     const again = await openSqliteStore(file);

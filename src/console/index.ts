@@ -650,7 +650,7 @@ export class AdminConsole {
     const v = this.core.vault;
     const cfg = this.config;
     return {
-      vault: vaultStatus(v),
+      vault: await vaultStatus(v),
       retention: Object.fromEntries(LEVEL_NAMES.map((l) => [l, cfg.vault.retention[l] ?? 'metadata'])),
       max_retained_bytes: cfg.vault.max_retained_bytes,
       audit: { origin: this.core.audit.origin, vkey: this.core.audit.vkey, size: this.core.audit.size, checkpoint_interval_ms: cfg.audit.checkpoint_interval_ms, witnesses: cfg.audit.witnesses.map((w) => w.name), read_access: cfg.audit.read.access },
