@@ -4,9 +4,9 @@ import { storeSource } from '../src/audit/source.js';
 import { verifyLog } from '../src/audit/verify.js';
 
 const [file, vkey] = process.argv.slice(2);
-const store = openSqliteStore(file!);
+const store = await openSqliteStore(file!);
 const t = performance.now();
 const r = await verifyLog(storeSource(store), { vkey: vkey! });
 const ms = performance.now() - t;
-store.close();
+await store.close();
 console.log(JSON.stringify({ ms, size: r.checkpoint.size }));

@@ -26,9 +26,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const N = Number(process.env.BENCH_AUDIT_N ?? 1_000_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sekisho-bench-audit-'));
-const store = openSqliteStore(path.join(dir, 'bench.db'));
+const store = await openSqliteStore(path.join(dir, 'bench.db'));
 const keys = { signingSeed: crypto.randomBytes(32), commitKey: crypto.randomBytes(32), pseudonymKey: crypto.randomBytes(32) };
-const log = new AuditLog({ store, log: createLogger('silent'), origin: 'bench.example/audit', keys, checkpointIntervalMs: 0, checkpointEntries: Number.MAX_SAFE_INTEGER });
+const log = await AuditLog.open({ store, log: createLogger('silent'), origin: 'bench.example/audit', keys, checkpointIntervalMs: 0, checkpointEntries: Number.MAX_SAFE_INTEGER });
 const out: string[] = [];
 const say = (s: string) => {
   console.log(s);
@@ -43,7 +43,7 @@ const answer = 'x'.repeat(800);
 let t = performance.now();
 let pending: Promise<void>[] = [];
 for (let i = 0; i < N; i++) {
-  const index = log.reserve();
+  const index = (await log.reserve()) as number;
   const id = uuidv7();
   const leaf: RequestLeaf = {
     v: 1,
@@ -80,14 +80,14 @@ say(`append (leaf built + HMAC commitments + group commit to SQLite): ${Math.rou
 
 // 1b. the sequencer and group commit alone: pre-built leaves (as bytes) into a second store
 {
-  const store2 = openSqliteStore(path.join(dir, 'prebuilt.db'));
-  const log2 = new AuditLog({ store: store2, log: createLogger('silent'), origin: 'bench.example/audit2', keys, checkpointIntervalMs: 0, checkpointEntries: Number.MAX_SAFE_INTEGER });
+  const store2 = await openSqliteStore(path.join(dir, 'prebuilt.db'));
+  const log2 = await AuditLog.open({ store: store2, log: createLogger('silent'), origin: 'bench.example/audit2', keys, checkpointIntervalMs: 0, checkpointEntries: Number.MAX_SAFE_INTEGER });
   const M = Math.min(N, 300_000);
-  const sample = store.audit.entry(0)!;
+  const sample = (await store.audit.entry(0))!;
   const t2 = performance.now();
   let ps: Promise<void>[] = [];
   for (let i = 0; i < M; i++) {
-    ps.push(log2.submit({ idx: log2.reserve(), data: sample }));
+    ps.push(log2.submit({ idx: log2.reserve() as number, data: sample }));
     if (ps.length >= 8192) {
       await Promise.all(ps);
       ps = [];
@@ -96,22 +96,24 @@ say(`append (leaf built + HMAC commitments + group commit to SQLite): ${Math.rou
   await Promise.all(ps);
   const ms2 = performance.now() - t2;
   say(`append, sequencer + group commit only (pre-built ${sample.length}-byte leaves, ${M.toLocaleString('en')}): ${Math.round(M / (ms2 / 1000)).toLocaleString('en')} leaves/s`);
-  log2.close();
-  store2.close();
+  await log2.close();
+  await store2.close();
 }
 
 // 2. integrate
 t = performance.now();
-log.integrate(N);
+await log.integrate(N);
 ms = performance.now() - t;
 say(`integrate (leaf hashes, tiles, signed checkpoint): ${Math.round(N / (ms / 1000)).toLocaleString('en')} leaves/s (${(ms / 1000).toFixed(2)} s), tree size ${log.size.toLocaleString('en')}`);
 
 // 3. inclusion proofs
-const root = Buffer.from(log.checkpointNote()!.split('\n')[2]!, 'base64');
+const root = Buffer.from((await log.checkpointNote())!.split('\n')[2]!, 'base64');
 const idx = Array.from({ length: 2000 }, () => crypto.randomInt(0, log.size));
-const entries = idx.map((i) => leafHash(store.audit.entry(i)!));
+const entries: Buffer[] = [];
+for (const i of idx) entries.push(leafHash((await store.audit.entry(i))!));
 t = performance.now();
-const proofs = idx.map((i) => log.inclusion(i));
+const proofs: Buffer[][] = [];
+for (const i of idx) proofs.push(await log.inclusion(i));
 const genUs = ((performance.now() - t) * 1000) / idx.length;
 t = performance.now();
 let ok = 0;
@@ -121,7 +123,7 @@ if (ok !== idx.length) throw new Error('a proof did not verify');
 say(`inclusion proof (tree of ${log.size.toLocaleString('en')}, ${proofs[0]!.length} hashes): generate ${genUs.toFixed(1)} µs, verify ${verUs.toFixed(1)} µs (mean of ${idx.length} random indices)`);
 
 // 4. full verification, in a fresh process pinned to one core (as `sekisho audit verify` runs)
-log.close();
+await log.close();
 const pin = spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', '0'] : [];
 const child = spawnSync(pin[0] ?? process.execPath, [...pin.slice(1), ...(pin.length ? [process.execPath] : []), '--import', 'tsx', path.join(HERE, 'audit-verify.ts'), path.join(dir, 'bench.db'), log.vkey], { encoding: 'utf8' });
 if (child.status !== 0) throw new Error(child.stderr);
@@ -133,7 +135,7 @@ ms = performance.now() - t;
 say(`full verification in the benchmark process itself (large heap): ${(ms / 1000).toFixed(2)} s`);
 const dbSize = fs.statSync(path.join(dir, 'bench.db')).size + (fs.existsSync(path.join(dir, 'bench.db-wal')) ? fs.statSync(path.join(dir, 'bench.db-wal')).size : 0);
 say(`store size: ${(dbSize / 1e6).toFixed(0)} MB (${Math.round(dbSize / N)} bytes per leaf incl. tiles)`);
-store.close();
+await store.close();
 if (process.env.BENCH_AUDIT_KEEP) say(`kept: ${dir}`);
 else fs.rmSync(dir, { recursive: true, force: true });
 fs.mkdirSync(path.resolve('bench/results'), { recursive: true });

@@ -17,7 +17,7 @@ const h = await startHarness({
   admin: { api_keys: ['bench-admin'] },
   log: { level: 'warn' },
 });
-const adminKey = h.key({ name: 'bench-admin' });
+const adminKey = await h.key({ name: 'bench-admin' });
 const store = h.gw.core.store;
 
 // ---- seed ----------------------------------------------------------------------------
@@ -44,7 +44,7 @@ for (let i = 0; i < 2000; i++) {
     trained: i % 3 === 0 ? 0 : 1,
   });
 }
-for (const c of credentials) store.identity.insertCredential(c);
+for (const c of credentials) await store.identity.insertCredential(c);
 let rng = 42;
 const rand = () => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
 const batch: DecisionRecord[] = [];
@@ -76,9 +76,9 @@ for (let i = 0; i < N; i++) {
     department: person ? c.department! : '',
     trained: person ? c.trained! : null,
   });
-  if (batch.length === 5000) store.records.append(batch.splice(0));
+  if (batch.length === 5000) await store.records.append(batch.splice(0));
 }
-store.records.append(batch.splice(0));
+await store.records.append(batch.splice(0));
 const seeded = performance.now() - t0;
 
 // ---- measure -------------------------------------------------------------------------
@@ -119,7 +119,7 @@ for (const [name, p] of ENDPOINTS) {
   worstAll = Math.max(worstAll, worst);
   rows.push(`| ${name} | ${median.toFixed(1)} | ${worst.toFixed(1)} | ${(bytes / 1024).toFixed(1)} |`);
 }
-console.log(`console API with ${store.records.count().toLocaleString('en')} decision records and ${credentials.length} credentials (seeded in ${(seeded / 1000).toFixed(1)} s)\n`);
+console.log(`console API with ${(await store.records.count()).toLocaleString('en')} decision records and ${credentials.length} credentials (seeded in ${(seeded / 1000).toFixed(1)} s)\n`);
 console.log('| page API | median ms | worst ms | response KiB |\n| --- | ---: | ---: | ---: |');
 console.log(rows.join('\n'));
 console.log(`\nworst of all: ${worstAll.toFixed(1)} ms (target ≤ 300 ms): ${worstAll <= 300 ? 'met' : 'NOT met'}`);

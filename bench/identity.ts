@@ -70,19 +70,19 @@ results.push(measure('cold decision: one Cedar evaluation (preparsed)', 4000, (i
 
 // Sessions and presentation verification
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sekisho-bench-'));
-const store = openSqliteStore(path.join(dir, 'db.sqlite'));
+const store = await openSqliteStore(path.join(dir, 'db.sqlite'));
 // claims sealing happens once per credential, not on the measured path: kept in memory here
 const sealedClaims = new Map<string, StaffClaims>();
 const claims: ClaimsVault = {
-  seal: (id, c) => void sealedClaims.set(id, c),
-  open: (id) => sealedClaims.get(id)!,
+  seal: async (id, c) => void sealedClaims.set(id, c),
+  open: async (id) => sealedClaims.get(id)!,
   pseudonym: (e) => `bench-${e}`,
   subjectOf: (e) => `staff:${e}`,
 };
 const svc = new IdentityService({ store, keys: await KeyRing.ephemeral(), claims, config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
 const wallet = await Wallet.ephemeral();
-const o = createOffer(store, svc.origin, claims, validateClaims({ name: 'Bench', employee_id: 'B1', clearance: 'L3', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] }), { credentialTtlDays: 30, offerTtlS: 600 });
-const sdJwt = await svc.vci.issue(store.identity.credential(o.credentialId)!, wallet.publicJwk as never, Date.now());
+const o = await createOffer(store, svc.origin, claims, validateClaims({ name: 'Bench', employee_id: 'B1', clearance: 'L3', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] }), { credentialTtlDays: 30, offerTtlS: 600 });
+const sdJwt = await svc.vci.issue((await store.identity.credential(o.credentialId))!, wallet.publicJwk as never, Date.now());
 const vps: string[] = [];
 for (let i = 0; i < 300; i++) {
   const { request } = svc.verifier.createRequest();
@@ -97,7 +97,7 @@ results.push(
 const headers = tokens.map((t) => `Bearer ${t}`);
 results.push(measure('session check: Bearer sks_… → principal', 2_000_000, (i) => svc.authenticate(headers[i % headers.length])));
 svc.close();
-store.close();
+await store.close();
 fs.rmSync(dir, { recursive: true, force: true });
 
 const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.arch()}`;

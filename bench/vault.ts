@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { openSqliteStore } from '../src/store/index.ts';
+import { openSqliteStore, type Store } from '../src/store/index.ts';
+import { AuditLog } from '../src/audit/log.ts';
 import { Vault, StoreEvents } from '../src/vault/index.ts';
 import { FileKeystore } from '../src/vault/keystore/file.ts';
 import { Pkcs11Keystore } from '../src/vault/keystore/pkcs11.ts';
@@ -30,15 +31,18 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sekisho-bench-vault-'));
 const rows: string[][] = [];
 const log = createLogger('silent');
 
-/** Ops per second of `fn` over about `ms` (in slices of 64 calls). */
-function slice(fn: () => void, ms: number): number {
+/** Ops per second of `fn` over about `ms` (in slices of 64 calls; async ones awaited one at a time). */
+async function slice(fn: () => unknown, ms: number): Promise<number> {
   // Collect the previous slice's garbage first, so that it is not billed to this one.
   (globalThis as { gc?: () => void }).gc?.();
   let n = 0;
   const t0 = performance.now();
   let t = t0;
   while (t - t0 < ms) {
-    for (let i = 0; i < 64; i++) fn();
+    for (let i = 0; i < 64; i++) {
+      const r = fn();
+      if (r instanceof Promise) await r;
+    }
     n += 64;
     t = performance.now();
   }
@@ -49,14 +53,14 @@ function slice(fn: () => void, ms: number): number {
  * Best rate of each function over interleaved rounds (A B C A B C …), so that load from
  * other processes on a shared machine hits all of them alike.
  */
-function rates(fns: (() => void)[], ms = MS): number[] {
+async function rates(fns: (() => unknown)[], ms = MS): Promise<number[]> {
   const best = fns.map(() => 0);
-  for (const fn of fns) slice(fn, ms / 10); // warm-up (JIT, allocation), not counted
-  for (let round = 0; round < 10; round++) fns.forEach((fn, i) => (best[i] = Math.max(best[i]!, slice(fn, ms / 10))));
+  for (const fn of fns) await slice(fn, ms / 10); // warm-up (JIT, allocation), not counted
+  for (let round = 0; round < 10; round++) for (const [i, fn] of fns.entries()) best[i] = Math.max(best[i]!, await slice(fn, ms / 10));
   return best;
 }
 
-const rate = (fn: () => void, ms = MS) => rates([fn], ms)[0]!;
+const rate = async (fn: () => unknown, ms = MS) => (await rates([fn], ms))[0]!;
 
 async function rateAsync(fn: () => Promise<unknown>, n: number): Promise<number> {
   for (let i = 0; i < Math.min(20, n); i++) await fn();
@@ -67,15 +71,15 @@ async function rateAsync(fn: () => Promise<unknown>, n: number): Promise<number>
 
 const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-async function openVault(dir: string, keystore: Keystore): Promise<{ vault: Vault; close(): Promise<void>; store: ReturnType<typeof openSqliteStore> }> {
-  const store = openSqliteStore(path.join(dir, 'sekisho.db'));
+async function openVault(dir: string, keystore: Keystore): Promise<{ vault: Vault; close(): Promise<void>; store: Store }> {
+  const store = await openSqliteStore(path.join(dir, 'sekisho.db'));
   const vault = await Vault.open({ store: store.vault, keystore, tenant: 'bench', events: new StoreEvents(store.vault), pollMs: 0 });
   return {
     vault,
     store,
     async close() {
       await vault.close();
-      store.close();
+      await store.close();
     },
   };
 }
@@ -111,24 +115,26 @@ async function main(): Promise<void> {
       d.final();
     };
     let i = 0;
-    const envFn = (subject: string | undefined) => () => {
-      const row = vault.seal({ id: `r${i++}`, purpose: 'body.request' }, data, { subject });
-      vault.openRecord(row, 'request');
+    const envFn = (subject: string | undefined) => async () => {
+      const row = await vault.seal({ id: `r${i++}`, purpose: 'body.request' }, data, { subject });
+      await vault.openRecord(row, 'request');
     };
-    const [raw, tenantEnv, subjectEnv] = rates([rawFn, envFn(undefined), envFn('subject-1')]);
+    const [raw, tenantEnv, subjectEnv] = await rates([rawFn, envFn(undefined), envFn('subject-1')]);
     for (const [kind, env] of [['tenant key', tenantEnv!], ['subject key', subjectEnv!]] as const) {
       rows.push([`envelope seal + open, ${size / 1024} KiB (${kind})`, `${fmt(env)} /s`, `${fmt((env * size) / 1e6)} MB/s`, `${fmt((100 * env) / raw!)} % of raw AES-256-GCM encrypt + decrypt (${fmt(raw!)} /s, ${fmt((raw! * size) / 1e6)} MB/s)`]);
     }
   }
-  (vault.events as { flush?: () => void }).flush?.();
+  await (vault.events as { flush?: () => Promise<void> }).flush?.();
 
   // 2. The record stage per request, store writes included (batches of 512).
   const body = Buffer.from(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'あ'.repeat(330) }] }));
   const answer = Buffer.from('い'.repeat(340));
-  const recorder = new Recorder(store, log, 1e9, 1e9);
+  const audit = await AuditLog.open({ store, log, origin: 'bench.example/audit', keys: { signingSeed: crypto.randomBytes(32), commitKey: crypto.randomBytes(32), pseudonymKey: crypto.randomBytes(32) }, checkpointIntervalMs: 0, publish: false });
+  const recorder = new Recorder(audit, log, new Map(), 'bench');
+  const extras = { flags: ['personal'], findings: { PERSON_NAME: 1 }, requestCommit: null, answerCommit: null, model: 'default' };
   const retainer = new Retainer(vault, log, { retention: { L2: 'bodies' }, maxBytes: 1 << 20, flushMs: 1e9, maxBatch: 1024 });
   const record = (i: number) => ({
-    seq: recorder.reserve(),
+    seq: recorder.reserve() as number,
     request_id: `req-${i}`,
     ts: new Date().toISOString(),
     principal: 'key-1',
@@ -147,23 +153,26 @@ async function main(): Promise<void> {
   });
   let k = 0;
   const N = 512;
-  const meta = rate(() => {
-    for (let i = 0; i < N; i++) recorder.add(record(k++));
-    recorder.flush();
-  }, MS / 2) * N;
-  const withBodies = rate(() => {
-    for (let i = 0; i < N; i++) {
-      const id = `req-${k++}`;
-      recorder.add(record(k));
-      retainer.add(id, 'L2', `subject-${k % 100}`, body, answer);
-    }
-    recorder.flush();
-    retainer.flush();
-  }, MS / 2) * N;
+  const meta =
+    (await rate(async () => {
+      const ps = [];
+      for (let i = 0; i < N; i++) ps.push(recorder.add(record(k++), extras));
+      await recorder.flush();
+      await Promise.all(ps);
+    }, MS / 2)) * N;
+  const withBodies =
+    (await rate(async () => {
+      const ps = [];
+      for (let i = 0; i < N; i++) {
+        const id = `req-${k++}`;
+        ps.push(recorder.add(record(k), extras), retainer.add(id, 'L2', `subject-${k % 100}`, body, answer));
+      }
+      await recorder.flush();
+      await Promise.all(ps);
+      await retainer.drain();
+    }, MS / 2)) * N;
   const framed = Buffer.concat([Buffer.alloc(4), body, answer]);
-  const sealOnly = rate(() => {
-    vault.seal({ id: `x${k++}`, purpose: 'body' }, framed, { subject: `subject-${k % 100}` });
-  });
+  const sealOnly = await rate(() => vault.seal({ id: `x${k++}`, purpose: 'body' }, framed, { subject: `subject-${k % 100}` }));
   rows.push(['record stage: metadata only (default retention)', `${fmt(1e6 / meta, 1)} µs/request`, `${fmt(meta)} /s`, 'batched 512 per transaction']);
   rows.push(['record stage: metadata + request and answer bodies (≈1 KiB each), encrypted', `${fmt(1e6 / withBodies, 1)} µs/request`, `${fmt(withBodies)} /s`, 'batched 512, SQLite writes included']);
   rows.push(['  of which sealing (one envelope for both bodies)', `${fmt(1e6 / sealOnly, 1)} µs/request`, `${fmt(sealOnly)} /s`, 'cached subject key; the rest is SQLite']);

@@ -16,7 +16,8 @@ import { startHarness, mocks, tokyoBackend, usBackend, runCli, type Harness, TES
 // the CLI processes these tests start open the tenant's vault (file keystore) too
 process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
-import Database from 'better-sqlite3';
+import { rawQuery } from './support/store.ts';
+import { parseConfig } from '../src/config/index.ts';
 import { cosigner } from '../src/audit/witness.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
@@ -148,7 +149,7 @@ describe('the audit log through the gateway', () => {
   });
 
   test('each answer names its leaf; the leaf holds the request id and the facts, never the text; the log reads with a spec-only client', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const answered: { index: number; id: string; level: string }[] = [];
     for (const level of ['L0', 'L3']) {
       const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'カナリア 議事録を要約して' }] }, { headers: { 'x-sekisho-level': level } }).withResponse();
@@ -163,7 +164,7 @@ describe('the audit log through the gateway', () => {
     assert.equal(bad.status, 401);
     answered.push({ index: Number(bad.headers.get('x-sekisho-audit-index')), id: bad.headers.get('x-sekisho-request-id')!, level: '' });
 
-    h.gw.core.audit.integrate();
+    await h.gw.core.audit.integrate();
     const base = `${h.gw.url}/audit/v1`;
     assert.equal((await (await fetch(`${base}/vkey`)).text()).trim(), vkey);
     const { entries, cp } = await specFetchLog(base, vkey);
@@ -193,7 +194,7 @@ describe('the audit log through the gateway', () => {
     const ps: Promise<number>[] = [];
     for (let i = 0; i < 300; i++) ps.push(h.gw.core.audit.appendEvent('admin.test', { i }));
     await Promise.all(ps);
-    h.gw.core.audit.integrate();
+    await h.gw.core.audit.integrate();
     const base = `${h.gw.url}/audit/v1`;
     const full = await fetch(`${base}/tile/0/000`);
     assert.equal(full.status, 200);
@@ -215,7 +216,7 @@ describe('the audit log through the gateway', () => {
   test('the configured witness cosigns checkpoints (tlog-witness), served with the checkpoint', async () => {
     await h.gw.core.audit.settle();
     await h.gw.core.audit.appendEvent('admin.test', { i: -1 });
-    h.gw.core.audit.integrate();
+    await h.gw.core.audit.integrate();
     await h.gw.core.audit.settle();
     const note = await (await fetch(`${h.gw.url}/audit/v1/checkpoint`)).text();
     assert.match(note, /\n\u2014 witness\.test\/w1 /);
@@ -232,8 +233,8 @@ describe('the audit log through the gateway', () => {
     const first = cli(['audit', 'verify', '--config', h.configFile, '--save-checkpoint', saved]);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /^OK: /);
-    await h.client(h.key()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
-    h.gw.core.audit.integrate();
+    await h.client(await h.key()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
+    await h.gw.core.audit.integrate();
     const url = await cliAsync(['audit', 'verify', '--url', h.gw.url, '--vkey', vkey, '--since', saved, '--counts']);
     assert.equal(url.code, 0, url.err);
     assert.match(url.out, /consistent with the checkpoint of size \d+/);
@@ -246,9 +247,9 @@ describe('the audit log through the gateway', () => {
     assert.equal(proof.index, 3);
     assert.ok(proof.proof.length > 0);
     let i = 0;
-    while (JSON.parse(h.gw.core.store.audit.entry(i)!.toString()).kind !== 'request') i++;
-    const leaf = JSON.parse(h.gw.core.store.audit.entry(i)!.toString());
-    assert.equal(JSON.parse(h.gw.core.store.audit.entry(0)!.toString()).event, 'policy.active', 'the serving process records its policy as an event');
+    while (JSON.parse((await h.gw.core.store.audit.entry(i))!.toString()).kind !== 'request') i++;
+    const leaf = JSON.parse((await h.gw.core.store.audit.entry(i))!.toString());
+    assert.equal(JSON.parse((await h.gw.core.store.audit.entry(0))!.toString()).event, 'policy.active', 'the serving process records its policy as an event');
     const s = cli(['audit', 'show', '--config', h.configFile, '--request-id', leaf.request_id]);
     assert.equal(s.code, 0, s.err);
     assert.equal(JSON.parse(s.out).leaf.request_id, leaf.request_id);
@@ -256,35 +257,34 @@ describe('the audit log through the gateway', () => {
   });
 
   test('CLI: one flipped byte in an entry, in a tile, or a rewritten checkpoint makes `audit verify` fail, naming the index', async () => {
-    const db = new Database(path.join(h.dir, 'data', 'sekisho.db'));
-    try {
-      const orig = db.prepare('SELECT data FROM audit_entries WHERE idx = 2').pluck().get() as Buffer;
+    const loaded = parseConfig(fs.readFileSync(h.configFile, 'utf8'), h.configFile);
+    const db = (text: string, ...params: unknown[]) => rawQuery(loaded, text, params);
+    {
+      const orig = ((await db('SELECT data FROM audit_entries WHERE idx = 2'))[0] as { data: Buffer }).data;
       const bad = Buffer.from(orig);
       bad[bad.length - 5]! ^= 0x01;
-      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = 2').run(bad);
+      await db('UPDATE audit_entries SET data = ? WHERE idx = 2', bad);
       let r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
       assert.equal(r.code, 1);
       assert.match(r.err, /first bad index: 2\b/);
-      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = 2').run(orig);
-      const tile = db.prepare('SELECT data FROM audit_tiles WHERE level = 0 AND n = 1').pluck().get() as Buffer;
+      await db('UPDATE audit_entries SET data = ? WHERE idx = 2', orig);
+      const tile = ((await db('SELECT data FROM audit_tiles WHERE level = 0 AND n = 1'))[0] as { data: Buffer }).data;
       const badTile = Buffer.from(tile);
       badTile[3 * 32 + 9]! ^= 0x40;
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(badTile);
+      await db('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1', badTile);
       r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
       assert.equal(r.code, 1);
       assert.match(r.err, /first bad index: 259\b/);
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(tile);
-      const cp = db.prepare('SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1').get() as { size: number; note: string };
+      await db('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1', tile);
+      const cp = (await db('SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1'))[0] as { size: number; note: string };
       const lines = cp.note.split('\n');
       lines[2] = Buffer.alloc(32, 7).toString('base64');
-      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(lines.join('\n'), cp.size);
+      await db('UPDATE audit_checkpoints SET note = ? WHERE size = ?', lines.join('\n'), cp.size);
       r = cli(['audit', 'verify', '--config', h.configFile, '--no-progress']);
       assert.equal(r.code, 1);
       assert.match(r.err, /signature of sekisho\.local\/acme\/audit does not verify/);
-      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(cp.note, cp.size);
+      await db('UPDATE audit_checkpoints SET note = ? WHERE size = ?', cp.note, cp.size);
       assert.equal(cli(['audit', 'verify', '--config', h.configFile, '--no-progress']).code, 0);
-    } finally {
-      db.close();
     }
   });
 });
@@ -307,7 +307,7 @@ describe('auditor-only read access', () => {
   });
   test('without the token 401, with it 200', async () => {
     await h.gw.core.audit.appendEvent('admin.test', {});
-    h.gw.core.audit.integrate();
+    await h.gw.core.audit.integrate();
     const url = `${h.gw.url}/audit/v1/checkpoint`;
     assert.equal((await fetch(url)).status, 401);
     assert.equal((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);

@@ -24,12 +24,12 @@ test('report residency renders HTML and PDF with charts; the L3 statement names 
     audit: { checkpoint_interval_ms: 60_000 },
   });
   try {
-    const ai = h.client(h.key({ level: 'L0', maxLevel: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L0', maxLevel: 'L3' }));
     for (let i = 0; i < 5; i++) await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '会議の議題を三つ挙げて' }] });
     for (let i = 0; i < 3; i++) await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-sekisho-level': 'L3' } });
     await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-sekisho-level': 'L4' } }));
     await assert.rejects(h.client('sk-sekisho-wrong').chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }));
-    h.gw.core.audit.integrate();
+    await h.gw.core.audit.integrate();
     const out = path.resolve('test-artifacts');
     fs.mkdirSync(out, { recursive: true });
     const today = new Date().toISOString().slice(0, 10);
@@ -43,7 +43,7 @@ test('report residency renders HTML and PDF with charts; the L3 statement names 
     assert.match(page, /No L3 request was processed outside Japanese jurisdiction/);
     assert.match(page, /L3 以上の要求が日本の法域外で処理されたことはありません/);
     const size = h.gw.core.audit.size;
-    const cp = h.gw.core.audit.checkpointNote()!;
+    const cp = await h.gw.core.audit.checkpointNote()!;
     const root = cp.split('\n')[2]!;
     assert.ok(page.includes(`tree size <b>${size}</b>`) && page.includes(root), 'the statement names the checkpoint (size and root)');
     assert.ok(fs.readFileSync(pdf!).subarray(0, 5).toString() === '%PDF-');

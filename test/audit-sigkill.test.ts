@@ -16,7 +16,9 @@ import { tmpDir, mocks, tokyoBackend, TEST_PASSPHRASE } from './support/harness.
 
 // the CLI processes these tests start open the tenant's vault (file keystore) too
 process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
-import { openSqliteStore } from '../src/store/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { testStoreConfig } from './support/store.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
 
@@ -41,6 +43,7 @@ test('SIGKILL under load: every answered request is in the log under its index; 
   const [mock] = await mocks({ name: 'tokyo', reply: '了解しました。議事録を要約します。', chunkChars: 3 });
   const dir = tmpDir('sekisho-sigkill-');
   const config = path.join(dir, 'sekisho.yaml');
+  const engine = await testStoreConfig(dir);
   fs.writeFileSync(
     config,
     stringify({
@@ -51,6 +54,7 @@ test('SIGKILL under load: every answered request is in the log under its index; 
       models: [{ name: 'default', backends: ['tokyo-llm'] }],
       audit: { checkpoint_interval_ms: 200 },
       log: { level: 'warn' },
+      ...engine.config,
     }),
   );
   try {
@@ -101,13 +105,13 @@ test('SIGKILL under load: every answered request is in the log under its index; 
     again.child.kill('SIGTERM');
     await new Promise((r) => again.child.once('exit', r));
 
-    const store = openSqliteStore(path.join(dir, 'data', 'sekisho.db'));
+    const store = await openStore(loadConfig(config));
     try {
-      const size = store.audit.latestCheckpoint()!.size;
+      const size = (await store.audit.latestCheckpoint())!.size;
       let missing = 0;
       for (const a of answered) {
         assert.ok(a.index < size, `index ${a.index} is covered by the checkpoint (size ${size})`);
-        const e = store.audit.entry(a.index);
+        const e = await store.audit.entry(a.index);
         if (!e) {
           missing++;
           continue;
@@ -119,12 +123,13 @@ test('SIGKILL under load: every answered request is in the log under its index; 
       assert.equal(missing, 0, 'every answered request is in the log');
       console.log(`# SIGKILL test: ${killedAt} answered before the kill, all in the log; tree size ${size}; client errors after the kill ${errors}`);
     } finally {
-      store.close();
+      await store.close();
     }
     const v = spawnSync(process.execPath, [BIN, 'audit', 'verify', '--config', config, '--no-progress'], { encoding: 'utf8', env: { ...process.env, SEKISHO_LANG: 'en' } });
     assert.equal(v.status, 0, v.stderr + v.stdout);
   } finally {
     await mock!.close();
+    await engine.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

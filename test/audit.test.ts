@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import Database from 'better-sqlite3';
 import {
   leafHash,
   rootOf,
@@ -25,7 +24,8 @@ import { AuditLog } from '../src/audit/log.ts';
 import { storeSource } from '../src/audit/source.ts';
 import { verifyLog } from '../src/audit/verify.ts';
 import { AuditError } from '../src/audit/errors.ts';
-import { openSqliteStore } from '../src/store/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { openTestStore, rawQuery } from './support/store.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { tmpDir } from './support/harness.ts';
 
@@ -180,14 +180,16 @@ describe('C2SP tlog-tiles encoding', () => {
   });
 });
 
-/** A log in a temp store with `n` event leaves, published. */
-function makeLog(n: number, opts: { interval?: number } = {}) {
+/** A log over a temp store (the engine under test). */
+async function makeLog(_n: number, opts: { interval?: number } = {}) {
   const dir = tmpDir('sekisho-audit-');
   const file = path.join(dir, 'audit.db');
-  const store = openSqliteStore(file);
+  const store = await openTestStore(dir, 'audit.db');
+  // Where the store is, for raw statements that tamper with it (rawQuery).
+  const target = store.pgSchema ? { store: { kind: 'postgres' as const, url: store.pgSchema.url, poolMax: 2 }, sqlitePath: '' } : { store: { kind: 'sqlite' as const, file }, sqlitePath: file };
   const keys = { signingSeed: crypto.randomBytes(32), commitKey: crypto.randomBytes(32), pseudonymKey: crypto.randomBytes(32) };
-  const log = new AuditLog({ store, log: createLogger('silent'), origin: 'test.example/audit', keys, checkpointIntervalMs: opts.interval ?? 0 });
-  return { dir, file, store, keys, log };
+  const log = await AuditLog.open({ store, log: createLogger('silent'), origin: 'test.example/audit', keys, checkpointIntervalMs: opts.interval ?? 0 });
+  return { dir, file, store, keys, log, target };
 }
 
 async function appendEvents(log: AuditLog, n: number): Promise<void> {
@@ -198,51 +200,51 @@ async function appendEvents(log: AuditLog, n: number): Promise<void> {
 
 describe('the log: sequencing, tiles, proofs, verification', () => {
   test('appends in group commits, publishes tiles and checkpoints, proves inclusion and consistency', async () => {
-    const { store, log, dir, keys } = makeLog(0);
+    const { store, log, dir, keys } = await makeLog(0);
     try {
       await appendEvents(log, 300);
-      assert.equal(log.integrate(), 300);
-      const cp300 = log.checkpointNote()!;
+      assert.equal((await log.integrate()), 300);
+      const cp300 = (await log.checkpointNote())!;
       await appendEvents(log, 70_000 - 300);
-      assert.equal(log.integrate(), 70_000);
+      assert.equal((await log.integrate()), 70_000);
       const vkey = log.vkey;
-      const root = parseCheckpointBody(openNote(log.checkpointNote()!, [parseVerifierKey(vkey)]).text).root;
+      const root = parseCheckpointBody(openNote((await log.checkpointNote())!, [parseVerifierKey(vkey)]).text).root;
       // Tiles: level 0 full tiles, level 1 tile, level 2 partial.
-      assert.equal(store.audit.tile(0, 0)!.length, 256 * 32);
-      assert.equal(store.audit.tile(1, 0)!.length, 256 * 32);
-      assert.equal(store.audit.tile(2, 0)!.length, 1 * 32);
+      assert.equal((await store.audit.tile(0, 0))!.length, 256 * 32);
+      assert.equal((await store.audit.tile(1, 0))!.length, 256 * 32);
+      assert.equal((await store.audit.tile(2, 0))!.length, 1 * 32);
       for (const i of [0, 1, 255, 256, 65535, 65536, 69_999]) {
-        const p = log.inclusion(i);
-        assert.ok(verifyInclusion(leafHash(store.audit.entry(i)!), i, 70_000, p, root), `index ${i}`);
+        const p = await log.inclusion(i);
+        assert.ok(verifyInclusion(leafHash((await store.audit.entry(i))!), i, 70_000, p, root), `index ${i}`);
       }
       const old = parseCheckpointBody(openNote(cp300, [parseVerifierKey(vkey)]).text);
-      assert.ok(verifyConsistency(300, 70_000, log.consistency(300), old.root, root));
+      assert.ok(verifyConsistency(300, 70_000, (await log.consistency(300)), old.root, root));
       let progress = 0;
       const r = await verifyLog(storeSource(store), { vkey, since: cp300, onProgress: (d) => (progress = d) });
       assert.equal(r.checkpoint.size, 70_000);
       assert.equal(progress, 70_000);
       // Reopen: the tree state is rebuilt from the tiles.
-      log.close();
-      const again = new AuditLog({ store, log: createLogger('silent'), origin: 'test.example/audit', keys: keys, checkpointIntervalMs: 0 });
+      await log.close();
+      const again = await AuditLog.open({ store, log: createLogger('silent'), origin: 'test.example/audit', keys: keys, checkpointIntervalMs: 0 });
       assert.equal(again.size, 70_000);
-      assert.equal(again.reserve(), 70_000);
+      assert.equal(await again.reserve(), 70_000);
     } finally {
-      store.close();
+      await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test('tampering: a flipped byte in an entry or in a tile, a rewritten checkpoint, a rewritten history — verify fails and names the index', async () => {
-    const { store, log, dir, file, keys } = makeLog(0);
+    const { store, log, dir, keys, target } = await makeLog(0);
     try {
       await appendEvents(log, 1000);
-      log.integrate();
+      await log.integrate();
       const vkey = log.vkey;
-      const older = log.checkpointNote()!;
+      const older = (await log.checkpointNote())!;
       await appendEvents(log, 200);
-      log.integrate();
+      await log.integrate();
       await verifyLog(storeSource(store), { vkey, since: older });
-      const db = new Database(file);
+      const db = { run: (text: string, ...params: unknown[]) => rawQuery(target, text, params) };
       const expectFail = async (index: number | undefined, code?: string, since?: string) => {
         await assert.rejects(verifyLog(storeSource(store), { vkey, ...(since ? { since } : {}) }), (e: AuditError) => {
           assert.ok(e instanceof AuditError, String(e));
@@ -252,67 +254,82 @@ describe('the log: sequencing, tiles, proofs, verification', () => {
         });
       };
       // 1. One flipped byte in entry 777.
-      const orig = store.audit.entry(777)!;
+      const orig = (await store.audit.entry(777))!;
       const flipped = Buffer.from(orig);
       flipped[flipped.indexOf('admin') + 1]! ^= 0x01;
-      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = ?').run(flipped, 777);
+      await db.run('UPDATE audit_entries SET data = ? WHERE idx = ?', flipped, 777);
       await expectFail(777, 'leaf_mismatch');
-      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = ?').run(orig, 777);
+      await db.run('UPDATE audit_entries SET data = ? WHERE idx = ?', orig, 777);
       // 2. One flipped byte in the level-0 tile holding index 300 (tile 1, position 44).
-      const t = store.audit.tile(0, 1)!;
+      const t = (await store.audit.tile(0, 1))!;
       const bad = Buffer.from(t);
       bad[44 * 32 + 5]! ^= 0x80;
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(bad);
+      await db.run('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1', bad);
       await expectFail(300, 'leaf_mismatch');
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1').run(t);
+      await db.run('UPDATE audit_tiles SET data = ? WHERE level = 0 AND n = 1', t);
       // ... and in the level-1 tile (names the first index of the subtree).
-      const t1 = store.audit.tile(1, 0)!;
+      const t1 = (await store.audit.tile(1, 0))!;
       const bad1 = Buffer.from(t1);
       bad1[2 * 32]! ^= 1;
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 1 AND n = 0').run(bad1);
+      await db.run('UPDATE audit_tiles SET data = ? WHERE level = 1 AND n = 0', bad1);
       await expectFail(512, 'tile_mismatch');
-      db.prepare('UPDATE audit_tiles SET data = ? WHERE level = 1 AND n = 0').run(t1);
+      await db.run('UPDATE audit_tiles SET data = ? WHERE level = 1 AND n = 0', t1);
       await verifyLog(storeSource(store), { vkey });
       // 3. A rewritten checkpoint (size changed, old signature kept) fails the signature.
-      const cpRow = store.audit.latestCheckpoint()!;
-      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(cpRow.note.replace('\n1200\n', '\n1199\n'), cpRow.size);
+      const cpRow = (await store.audit.latestCheckpoint())!;
+      await db.run('UPDATE audit_checkpoints SET note = ? WHERE size = ?', cpRow.note.replace('\n1200\n', '\n1199\n'), cpRow.size);
       await expectFail(undefined, 'bad_signature');
       // ... re-signed by someone else's key: not trusted.
       const other = ed25519Signer('test.example/audit', crypto.randomBytes(32));
-      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(signCheckpoint(parseCheckpointBody(cpRow.note.slice(0, cpRow.note.indexOf('\n\n') + 1)), other), cpRow.size);
+      await db.run('UPDATE audit_checkpoints SET note = ? WHERE size = ?', signCheckpoint(parseCheckpointBody(cpRow.note.slice(0, cpRow.note.indexOf('\n\n') + 1)), other), cpRow.size);
       await expectFail(undefined, 'unverified_note');
-      db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?').run(cpRow.note, cpRow.size);
+      await db.run('UPDATE audit_checkpoints SET note = ? WHERE size = ?', cpRow.note, cpRow.size);
       // 4. History rewritten by the operator (entry 5 changed, tiles and checkpoint rebuilt and
       //    re-signed with the real key): only an auditor's older checkpoint catches it.
-      const e5 = JSON.parse(store.audit.entry(5)!.toString());
+      const e5 = JSON.parse((await store.audit.entry(5))!.toString());
       e5.fields.who = 'someone-else';
-      db.prepare('UPDATE audit_entries SET data = ? WHERE idx = 5').run(Buffer.from(canonicalJson(e5)));
-      db.prepare('DELETE FROM audit_tiles').run();
-      db.prepare('DELETE FROM audit_checkpoints').run();
-      db.close();
-      const rewritten = new AuditLog({ store, log: createLogger('silent'), origin: 'test.example/audit', keys: keys, checkpointIntervalMs: 0 });
-      rewritten.integrate();
+      await db.run('UPDATE audit_entries SET data = ? WHERE idx = 5', Buffer.from(canonicalJson(e5)));
+      await db.run('DELETE FROM audit_tiles');
+      await db.run('DELETE FROM audit_checkpoints');
+      // (the operator also resets the published size the integrator compares against)
+      await db.run("UPDATE audit_counters SET value = 0 WHERE name = 'audit_size'");
+      const rewritten = await AuditLog.open({ store, log: createLogger('silent'), origin: 'test.example/audit', keys: keys, checkpointIntervalMs: 0 });
+      await rewritten.integrate();
       await verifyLog(storeSource(store), { vkey }); // self-consistent
       await expectFail(999, 'inconsistent', older);
     } finally {
-      store.close();
+      await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test('gaps left by a dead process are filled with "lost" leaves on recovery', async () => {
-    const { store, log, dir, keys } = makeLog(0);
+    const { store, log, dir, keys, target } = await makeLog(0);
     try {
       await appendEvents(log, 10);
-      log.reserve(); // index 10: reserved, never committed (the process "dies")
-      await log.appendEvent('admin.test', { i: 11 });
-      assert.equal(log.integrate(), 10, 'integration stops at the gap');
-      const next = new AuditLog({ store, log: createLogger('silent'), origin: 'test.example/audit', keys, checkpointIntervalMs: 0, recover: true });
-      assert.equal(next.integrate(), 12);
-      assert.equal(decodeLeaf(store.audit.entry(10)!, 10).kind, 'lost');
-      await verifyLog(storeSource(store), { vkey: next.vkey });
+      if (!store.cluster) {
+        log.reserve(); // index 10: reserved, never committed (the process "dies")
+        await log.appendEvent('admin.test', { i: 11 });
+        assert.equal(await log.integrate(), 10, 'integration stops at the gap');
+        const next = await AuditLog.open({ store, log: createLogger('silent'), origin: 'test.example/audit', keys, checkpointIntervalMs: 0, recover: true });
+        assert.equal(await next.integrate(), 12);
+        assert.equal(decodeLeaf((await store.audit.entry(10))!, 10).kind, 'lost');
+        await verifyLog(storeSource(store), { vkey: next.vkey });
+      } else {
+        // PostgreSQL: another node reserves index 10 and dies (its session ends, its lock is freed).
+        const store2 = await openStore(target.store);
+        const other = await AuditLog.open({ store: store2, log: createLogger('silent'), origin: 'test.example/audit', keys, checkpointIntervalMs: 0, publish: false });
+        assert.equal(await other.reserve(), 10);
+        await log.appendEvent('admin.test', { i: 11 });
+        // While it lives, integration waits at its index.
+        assert.equal(await log.integrate(), 10, 'integration stops at the gap while the node lives');
+        await store2.close();
+        assert.equal(await log.integrate(), 12, 'the integrator fills the dead node\'s index');
+        assert.equal(decodeLeaf((await store.audit.entry(10))!, 10).kind, 'lost');
+        await verifyLog(storeSource(store), { vkey: log.vkey });
+      }
     } finally {
-      store.close();
+      await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -130,7 +130,7 @@ describe('sekisho CLI', () => {
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     try {
-      for (let i = 0; i < 100 && !stderr.includes('http://'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 400 && !stderr.includes('http://'); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(stderr, /関所 Sekisho: http:\/\/127\.0\.0\.1:\d+\/v1/);
       const ai = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 });
       tokyo.failNext('slow_stream');

@@ -41,15 +41,15 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
       audit: { checkpoint_interval_ms: 100 },
       inspect: { actions: { JP_PHONE: 'mask', EMAIL: 'pseudonymize' } },
     });
-    adminKey = h.key({ name: 'console-admin', level: 'L0', maxLevel: 'L3' });
-    const ai = h.client(h.key({ name: 'app', level: 'L0', maxLevel: 'L3' }));
+    adminKey = await h.key({ name: 'console-admin', level: 'L0', maxLevel: 'L3' });
+    const ai = h.client(await h.key({ name: 'app', level: 'L0', maxLevel: 'L3' }));
     for (let i = 0; i < 12; i++) {
       const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: `質問 ${i}` }] }, { headers: { 'x-sekisho-level': `L${i % 4}` } }).withResponse();
       if (i === 5) requestId = response.headers.get('x-sekisho-request-id')!;
     }
     for (let i = 0; i < 2; i++) await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-sekisho-level': 'L4' } }).catch(() => undefined);
-    const target = h.gw.core.store.records.nextSeq();
-    for (let i = 0; i < 100 && (h.gw.core.store.audit.latestCheckpoint()?.size ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
+    const target = await h.gw.core.store.records.nextSeq();
+    for (let i = 0; i < 100 && ((await h.gw.core.store.audit.latestCheckpoint())?.size ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     const ctx = await browser.newContext({ locale: 'ja-JP', viewport: { width: 1366, height: 900 } });
     page = await ctx.newPage();
@@ -88,7 +88,7 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
     assert.match(map!, /東京: tokyo-llm/);
     assert.match(map!, /大阪: osaka-llm/);
     // live: a new request appears without reloading
-    await h.client(h.key({ name: 'live', level: 'L1' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'live' }] });
+    await h.client(await h.key({ name: 'live', level: 'L1' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'live' }] });
     await page.locator('section[aria-labelledby=recent] table tbody tr').first().waitFor({ timeout: 5000 });
     await shot('02-overview-ja');
   });

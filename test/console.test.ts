@@ -97,8 +97,8 @@ describe('admin console API', () => {
       },
       { console: { threats, policiesDir } },
     );
-    adminKey = h.key({ name: 'console-admin', level: 'L0', maxLevel: 'L3' });
-    appKey = h.key({ name: 'app', level: 'L0', maxLevel: 'L3' });
+    adminKey = await h.key({ name: 'console-admin', level: 'L0', maxLevel: 'L3' });
+    appKey = await h.key({ name: 'app', level: 'L0', maxLevel: 'L3' });
     // Real traffic through the gateway with the official client.
     const ai = h.client(appKey);
     for (let i = 0; i < 6; i++) {
@@ -108,12 +108,12 @@ describe('admin console API', () => {
     await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-sekisho-level': 'L4' } }));
     // A person with a credential (department and training for the adoption page).
     const w = await Wallet.ephemeral();
-    await w.obtain(createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...ADMIN, employee_id: 'E2001', name: '経理 花子', department: '経理部', role: 'staff' }), { credentialTtlDays: 30, offerTtlS: 600 }).uri);
+    await w.obtain((await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...ADMIN, employee_id: 'E2001', name: '経理 花子', department: '経理部', role: 'staff' }), { credentialTtlDays: 30, offerTtlS: 600 })).uri);
     const s = await w.login(h.gw.url);
     await h.client(s.session_token).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '予算' }] }, { headers: { 'x-sekisho-level': 'L2' } });
     // wait until the audit log has a checkpoint covering everything
-    const target = h.gw.core.store.records.nextSeq();
-    for (let i = 0; i < 100 && (h.gw.core.store.audit.latestCheckpoint()?.size ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
+    const target = await h.gw.core.store.records.nextSeq();
+    for (let i = 0; i < 100 && ((await h.gw.core.store.audit.latestCheckpoint())?.size ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
   });
   after(async () => {
     await h.close();
@@ -192,7 +192,7 @@ describe('admin console API', () => {
       [{ ...ADMIN, employee_id: 'S0001', role: 'staff' }, 403],
     ] as const) {
       const w = await Wallet.ephemeral();
-      await w.obtain(createOffer(store, origin, sealed, validateClaims(claims), { credentialTtlDays: 30, offerTtlS: 600 }).uri);
+      await w.obtain((await createOffer(store, origin, sealed, validateClaims(claims), { credentialTtlDays: 30, offerTtlS: 600 })).uri);
       const c = new Client(h.gw.url);
       const start = await c.call('POST', 'login/vp', {});
       assert.equal(start.status, 200);
@@ -279,7 +279,7 @@ describe('admin console API', () => {
     assert.equal(u.decision, 'block');
     assert.equal(u.reason.code, 'training_required');
     // an API key as the principal
-    const keyId = h.gw.core.store.apiKeys.list().find((k) => k.name === 'app')!.id;
+    const keyId = (await h.gw.core.store.apiKeys.list()).find((k) => k.name === 'app')!.id;
     const k = (await c.call('POST', 'simulate', { text: 'x', level: 'L4', principal: { type: 'key', id: keyId } })).body;
     assert.equal(k.decision, 'block');
     assert.equal(k.reason.code, 'level_above_principal_max');

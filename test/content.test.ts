@@ -32,33 +32,33 @@ describe('classification by content (default policy)', () => {
   });
 
   test('a My Number raises an L0 request to L3: it goes to Tokyo, never abroad', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: `マイナンバーは${MY_NUMBER}です` }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-level'), 'L3');
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
     assert.equal(us.seen.length, 0);
-    h.gw.core.recorder.flush();
-    const rec = h.gw.core.store.records.byRequestId(response.headers.get('x-sekisho-request-id')!)!;
+    await h.gw.core.recorder.flush();
+    const rec = await h.gw.core.store.records.byRequestId(response.headers.get('x-sekisho-request-id')!)!;
     assert.match(rec.findings, /JP_MY_NUMBER:1/);
     assert.match(rec.flags, /my_number/);
     assert.ok(!JSON.stringify(rec).includes(MY_NUMBER), 'the record holds counts, never values');
   });
 
   test('a name and a phone number raise L0 to L1 (personal)', async () => {
-    const { response } = await h.client(h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: PROMPT }] }).withResponse();
+    const { response } = await h.client(await h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: PROMPT }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-level'), 'L1');
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
   });
 
   test('plain business text stays L0 and may go abroad', async () => {
-    const { response } = await h.client(h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '来期の物流改善案を三つ挙げてください。' }] }).withResponse();
+    const { response } = await h.client(await h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '来期の物流改善案を三つ挙げてください。' }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-level'), 'L0');
     assert.equal(response.headers.get('x-sekisho-backend'), 'us-frontier');
   });
 
   test('a credential in the prompt is blocked, with a reason', async () => {
     await assert.rejects(
-      h.client(h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'このキーで接続できない: AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }] }),
+      h.client(await h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'このキーで接続できない: AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }] }),
       (e: any) => {
         assert.equal(e.status, 403);
         assert.equal(e.error.sekisho.code, 'flag_blocked');
@@ -73,7 +73,7 @@ describe('classification by content (default policy)', () => {
     const [leaky] = await mocks({ name: 'leaky', reply: `確認しました。番号は ${MY_NUMBER} ですね。`, chunkChars: 3 });
     const h2 = await startHarness({ backends: [tokyoBackend(leaky.url)], models: [{ name: 'default', backends: ['tokyo-llm'] }] });
     try {
-      const ai = h2.client(h2.key({ level: 'L3' }));
+      const ai = h2.client(await h2.key({ level: 'L3' }));
       const r = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
       assert.equal(r.choices[0]!.message.content, '確認しました。番号は 〔個人番号1〕 ですね。');
       const s = await streamText(await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'x' }] }));
@@ -103,7 +103,7 @@ describe('mask and pseudonymize, restored in the answer', () => {
   });
 
   test('pseudonymized data lowers the level, so it may go abroad; the backend never sees it; the answer is restored', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const { data, response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: PROMPT }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-level'), 'L0');
     const sent = echo.seen.at(-1)!.body.messages[0].content as string;
@@ -116,7 +116,7 @@ describe('mask and pseudonymize, restored in the answer', () => {
   });
 
   test('restored across streamed chunks, placeholders split anywhere', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const text = '担当の佐藤花子さんと山田太郎様に、taro.yamada@example.co.jp から連絡します。佐藤花子さんにもよろしく。';
     const s = await streamText(await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: text }] }));
     const sent = echo.seen.at(-1)!.body.messages[0].content as string;
@@ -126,7 +126,7 @@ describe('mask and pseudonymize, restored in the answer', () => {
   });
 
   test('the same value gets the same placeholder across messages of a conversation', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     await ai.chat.completions.create({
       model: 'default',
       messages: [
@@ -142,7 +142,7 @@ describe('mask and pseudonymize, restored in the answer', () => {
   test('a type whose action is block is refused before anything is sent', async () => {
     const before = echo.seen.length;
     await assert.rejects(
-      h.client(h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'token: ghp_1234567890abcdefghijklmnopqrstuvwxyzAB' }] }),
+      h.client(await h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'token: ghp_1234567890abcdefghijklmnopqrstuvwxyzAB' }] }),
       (e: any) => e.status === 403 && e.error.sekisho.code === 'content_blocked' && e.error.sekisho.types.includes('SECRET'),
     );
     assert.equal(echo.seen.length, before);
@@ -158,7 +158,7 @@ describe('answer actions', () => {
       inspect: { answer_actions: { CREDIT_CARD: 'block' } },
     });
     try {
-      const ai = h.client(h.key({ level: 'L3' }));
+      const ai = h.client(await h.key({ level: 'L3' }));
       await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => e.status === 403 && e.error.sekisho.code === 'answer_blocked');
       let text = '';
       await assert.rejects(

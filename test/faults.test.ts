@@ -38,7 +38,7 @@ describe('bad input', () => {
       models: [{ name: 'default', backends: ['tokyo-llm'] }],
       limits: { max_body_bytes: 4096, body_timeout_ms: 500 },
     });
-    key = h.key({ level: 'L0' });
+    key = await h.key({ level: 'L0' });
   });
   after(async () => {
     await h.close();
@@ -144,7 +144,7 @@ describe('upstream faults', () => {
       models: [{ name: 'default', backends: ['tokyo-llm'] }],
       routing: { failure_threshold: 1000, open_ms: 1000, max_attempts: 3 },
     });
-    key = h.key({ level: 'L3' });
+    key = await h.key({ level: 'L3' });
   });
   after(async () => {
     await h.close();

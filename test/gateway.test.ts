@@ -28,7 +28,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('an L0 request goes to the first backend in preference order, with the sekisho headers', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const { data, response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '会議の議題を三つ挙げて' }] }).withResponse();
     assert.equal(data.choices[0]!.message.content, 'from the US');
     assert.equal(response.headers.get('x-sekisho-level'), 'L0');
@@ -42,7 +42,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('an L3 request (header) goes only to the JP-jurisdiction backend', async () => {
-    const ai = h.client(h.key({ level: 'L0' }), { defaultHeaders: { 'x-sekisho-level': 'L3' } });
+    const ai = h.client(await h.key({ level: 'L0' }), { defaultHeaders: { 'x-sekisho-level': 'L3' } });
     const before = us.seen.length;
     const { data, response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '顧客リストを要約' }] }).withResponse();
     assert.equal(data.choices[0]!.message.content, REPLY);
@@ -52,20 +52,20 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('a key whose default level is L3 routes to Tokyo without any header', async () => {
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
   });
 
   test('the header may raise the level but never lower it', async () => {
-    const ai = h.client(h.key({ level: 'L2' }), { defaultHeaders: { 'x-sekisho-level': 'L0' } });
+    const ai = h.client(await h.key({ level: 'L2' }), { defaultHeaders: { 'x-sekisho-level': 'L0' } });
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-level'), 'L2');
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
   });
 
   test('a level above the key maximum is denied with reasons in ja and en', async () => {
-    const ai = h.client(h.key({ level: 'L0', maxLevel: 'L1' }), { defaultHeaders: { 'x-sekisho-level': 'L3' } });
+    const ai = h.client(await h.key({ level: 'L0', maxLevel: 'L1' }), { defaultHeaders: { 'x-sekisho-level': 'L3' } });
     await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
       assert.ok(e instanceof OpenAI.PermissionDeniedError);
       assert.equal(e.status, 403);
@@ -77,7 +77,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('L4 is blocked outright', async () => {
-    const ai = h.client(h.key({ level: 'L0', maxLevel: 'L4' }), { defaultHeaders: { 'x-sekisho-level': 'L4' } });
+    const ai = h.client(await h.key({ level: 'L0', maxLevel: 'L4' }), { defaultHeaders: { 'x-sekisho-level': 'L4' } });
     await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
       assert.equal(e.status, 403);
       assert.equal(e.error.sekisho.code, 'level_blocked');
@@ -87,7 +87,7 @@ describe('routing by level and jurisdiction', () => {
 
   test('a model served only abroad is refused for L1 with each exclusion explained', async () => {
     const before = us.seen.length;
-    const ai = h.client(h.key({ level: 'L1' }));
+    const ai = h.client(await h.key({ level: 'L1' }));
     await assert.rejects(ai.chat.completions.create({ model: 'frontier-1', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
       assert.equal(e.status, 403);
       assert.equal(e.error.sekisho.code, 'no_compliant_backend');
@@ -103,7 +103,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('streaming relays the answer chunk by chunk with the headers', async () => {
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     const { data: stream, response } = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'x' }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
     assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
@@ -118,7 +118,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('tools, n, stop and response_format pass through; tool calls come back', async () => {
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     const res = await ai.chat.completions.create({
       model: 'default',
       messages: [{ role: 'user', content: '東京の天気は?' }],
@@ -140,7 +140,7 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('embeddings go through the same checkpoint', async () => {
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     const { data, response } = await ai.embeddings.create({ model: 'default', input: ['関所', 'checkpoint'] }).withResponse();
     assert.equal(data.data.length, 2);
     assert.equal(data.data[0]!.embedding.length, 3);
@@ -149,13 +149,13 @@ describe('routing by level and jurisdiction', () => {
   });
 
   test('models lists only what the key may use', async () => {
-    const l0 = await h.client(h.key({ level: 'L0' })).models.list();
+    const l0 = await h.client(await h.key({ level: 'L0' })).models.list();
     assert.deepEqual(l0.data.map((m) => m.id).sort(), ['default', 'frontier-1', 'llm-jp-3']);
-    const l3 = await h.client(h.key({ level: 'L3' })).models.list();
+    const l3 = await h.client(await h.key({ level: 'L3' })).models.list();
     assert.deepEqual(l3.data.map((m) => m.id).sort(), ['default', 'llm-jp-3']);
-    const one = await h.client(h.key({ level: 'L3' })).models.retrieve('llm-jp-3');
+    const one = await h.client(await h.key({ level: 'L3' })).models.retrieve('llm-jp-3');
     assert.equal(one.id, 'llm-jp-3');
-    await assert.rejects(h.client(h.key({ level: 'L3' })).models.retrieve('nope'), OpenAI.NotFoundError);
+    await assert.rejects(h.client(await h.key({ level: 'L3' })).models.retrieve('nope'), OpenAI.NotFoundError);
   });
 
   test('no key, a bad key and a revoked key get 401', async () => {
@@ -168,10 +168,10 @@ describe('routing by level and jurisdiction', () => {
     const res = await fetch(`${h.gw.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as any).error.sekisho.code, 'missing_credential');
-    const key = h.key({ name: 'to-revoke' });
+    const key = await h.key({ name: 'to-revoke' });
     const ai = h.client(key);
     await ai.models.list();
-    assert.equal(h.gw.core.store.apiKeys.revoke('to-revoke', new Date().toISOString()), 1);
+    assert.equal((await h.gw.core.store.apiKeys.revoke('to-revoke', new Date().toISOString())), 1);
     await new Promise((r) => setTimeout(r, 1100)); // the key cache lives 1 s
     await assert.rejects(ai.models.list(), (e: any) => e.status === 401 && e.error.sekisho.code === 'revoked_credential');
   });
@@ -194,7 +194,7 @@ describe('an L3 request never reaches us-frontier, even when tokyo-llm is down',
   });
 
   test('fails with the reason instead, also once the breaker opens', async () => {
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     for (let i = 0; i < 4; i++) {
       await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '極秘の内容' }] }), (e: any) => {
         assert.ok(e.status === 502 || e.status === 503, `status ${e.status}`);
@@ -209,7 +209,7 @@ describe('an L3 request never reaches us-frontier, even when tokyo-llm is down',
     const [snap] = h.gw.core.router.snapshot(['tokyo-llm']);
     assert.equal(snap!.state, 'open');
     // An L0 request of the same key kind may still use us-frontier.
-    const ok = await h.client(h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'public' }] });
+    const ok = await h.client(await h.key({ level: 'L0' })).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'public' }] });
     assert.ok(ok.choices[0]!.message.content);
     assert.equal(us.seen.length, 1);
   });
@@ -239,7 +239,7 @@ describe('failover among compliant backends only', () => {
 
   test('a 500 from the first compliant backend fails over to the next compliant one; the breaker opens and half-opens', async () => {
     a.setFault('status500');
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     for (let i = 0; i < 3; i++) {
       const { data, response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }).withResponse();
       assert.equal(data.choices[0]!.message.content, 'tokyo');
@@ -257,7 +257,7 @@ describe('failover among compliant backends only', () => {
 
   test('streaming fails over when the first backend breaks before the first event', async () => {
     a.setFault('garbage');
-    const ai = h.client(h.key({ level: 'L3' }));
+    const ai = h.client(await h.key({ level: 'L3' }));
     const { data: stream, response } = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'x' }] }).withResponse();
     let text = '';
     for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';

@@ -184,14 +184,14 @@ describe('bad input → 401 with a precise reason, never a session', () => {
 
   test('unknown issuer', async () => {
     const other = new IdentityService({ store: f.store, claims: f.claims, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://other.example' });
-    const row = f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
+    const row = await f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
     const foreign = await other.vci.issue(row, wallet.publicJwk as never, Date.now());
     await refused(present(foreign), 'unknown_issuer');
   });
 
   test('a key that is not published (same issuer id, other key)', async () => {
     const impostor = new IdentityService({ store: f.store, claims: f.claims, keys: await KeyRing.ephemeral(), config: Identity.parse({}), origin: 'https://sekisho.example.jp' });
-    const row = f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
+    const row = await f.store.identity.credential((await f.issue(wallet.publicJwk as never)).id)!;
     await refused(present(await impostor.vci.issue(row, wallet.publicJwk as never, Date.now())), 'unknown_issuer');
   });
 
@@ -211,7 +211,7 @@ describe('bad input → 401 with a precise reason, never a session', () => {
 
   test('revoked credential', async () => {
     const { sdJwt, id } = await f.issue(wallet.publicJwk as never);
-    f.store.identity.revokeCredential(id, new Date().toISOString());
+    await f.store.identity.revokeCredential(id, new Date().toISOString());
     f.clock.now += 120_000; // past the status list's ttl: the verifier refreshes it
     await refused(present(sdJwt, { iat: Math.floor(f.clock.now / 1000) }), 'credential_revoked');
   });
@@ -230,10 +230,10 @@ describe('bad input → 401 with a precise reason, never a session', () => {
     );
   });
 
-  test('a session token that was never issued, and garbage', () => {
-    assert.throws(() => f.svc.authenticate('Bearer sks_' + 'A'.repeat(43)), (e: any) => e.code === 'invalid_credential');
-    assert.throws(() => f.svc.authenticate('Bearer sks_short'), (e: any) => e.code === 'invalid_credential');
-    assert.throws(() => f.svc.authenticate(undefined), (e: any) => e.code === 'missing_credential');
+  test('a session token that was never issued, and garbage', async () => {
+    await assert.rejects(async () => f.svc.authenticate('Bearer sks_' + 'A'.repeat(43)), (e: any) => e.code === 'invalid_credential');
+    await assert.rejects(async () => f.svc.authenticate('Bearer sks_short'), (e: any) => e.code === 'invalid_credential');
+    await assert.rejects(async () => f.svc.authenticate(undefined), (e: any) => e.code === 'missing_credential');
   });
 
   test('encrypted responses (direct_post.jwt): accepted; a plain answer to an encrypted request or a tampered JWE are refused', async () => {

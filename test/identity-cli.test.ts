@@ -70,6 +70,7 @@ describe('identity CLI', () => {
 
   test('login --qr: a wallet app presents the request shown as a QR code; the CLI picks up the session', async () => {
     const issued = await run(['credential', 'issue', '--config', h.configFile, '--name', 'Q', '--employee-id', 'E3002', '--clearance', 'L1', '--json']);
+    assert.equal(issued.code, 0, issued.err);
     const phone = await Wallet.ephemeral();
     await phone.obtain(JSON.parse(issued.out).offer_uri);
     const child = spawn(process.execPath, [BIN, 'login', '--gateway', h.gw.url, '--qr', '--wallet', path.join(tmpDir(), 'w.json')], { env: { ...process.env, SEKISHO_LANG: 'en' } });

@@ -51,7 +51,7 @@ describe('identity end to end', () => {
   });
 
   test('obtain → present → session → OpenAI API at L2, decided by the credential', async () => {
-    const o = offer(TRAINED);
+    const o = await offer(TRAINED);
     assert.match(o.uri, /^openid-credential-offer:\/\/\?credential_offer=/);
     const wallet = await Wallet.ephemeral();
     const sdJwt = await wallet.obtain(o.uri);
@@ -70,7 +70,7 @@ describe('identity end to end', () => {
 
   test('a holder without the training is denied L2, and the denial names the training', async () => {
     const wallet = await Wallet.ephemeral('EdDSA');
-    await wallet.obtain(offer({ ...TRAINED, employee_id: 'E1002', trainings: [] }).uri);
+    await wallet.obtain((await offer({ ...TRAINED, employee_id: 'E1002', trainings: [] })).uri);
     const s = await wallet.login(h.gw.url);
     const ai = h.client(s.session_token);
     // L0 and L1 are fine
@@ -88,7 +88,7 @@ describe('identity end to end', () => {
 
   test('clearance from the credential caps the level', async () => {
     const wallet = await Wallet.ephemeral();
-    await wallet.obtain(offer({ ...TRAINED, employee_id: 'E1003', clearance: 'L1' }).uri);
+    await wallet.obtain((await offer({ ...TRAINED, employee_id: 'E1003', clearance: 'L1' })).uri);
     const s = await wallet.login(h.gw.url);
     await assert.rejects(h.client(s.session_token, { defaultHeaders: { 'x-sekisho-level': 'L2' } }).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
       assert.equal(e.status, 403);
@@ -98,13 +98,13 @@ describe('identity end to end', () => {
   });
 
   test('revocation: a revoked credential ends its live session within the interval and cannot start a new one', async () => {
-    const o = offer({ ...TRAINED, employee_id: 'E1004' });
+    const o = await offer({ ...TRAINED, employee_id: 'E1004' });
     const wallet = await Wallet.ephemeral();
     await wallet.obtain(o.uri);
     const s = await wallet.login(h.gw.url);
     const ai = h.client(s.session_token);
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
-    assert.equal(h.gw.core.store.identity.revokeCredential(vaultClaims(h.gw.core.vault).pseudonym('E1004'), new Date().toISOString()), 1);
+    assert.equal((await h.gw.core.store.identity.revokeCredential(vaultClaims(h.gw.core.vault).pseudonym('E1004'), new Date().toISOString())), 1);
     // status_refresh_s is 1 in this test: the session ends at the next sweep (the loop allows
     // a generous 5 intervals so that a loaded machine does not make the test flaky)
     const t0 = Date.now();
@@ -128,13 +128,13 @@ describe('identity end to end', () => {
   });
 
   test('an offer is single use', async () => {
-    const o = offer({ ...TRAINED, employee_id: 'E1005' });
+    const o = await offer({ ...TRAINED, employee_id: 'E1005' });
     await (await Wallet.ephemeral()).obtain(o.uri);
     await assert.rejects((await Wallet.ephemeral()).obtain(o.uri), (e: any) => e.status === 400 && e.code === 'invalid_grant');
   });
 
   test('an offer with a transaction code (PIN): wrong codes are refused, five of them void the offer', async () => {
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1006' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1006' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
     assert.match(o.txCode!, /^\d{6}$/);
     assert.equal((o.offer as any).grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'].tx_code.length, 6);
     const w = await Wallet.ephemeral();
@@ -142,14 +142,14 @@ describe('identity end to end', () => {
     const wrong = o.txCode === '000000' ? '111111' : '000000';
     await assert.rejects(w.obtain(o.uri, wrong), (e: any) => e.status === 400 && e.code === 'invalid_grant');
     await w.obtain(o.uri, o.txCode);
-    const p = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1007' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const p = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...TRAINED, employee_id: 'E1007' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
     const bad = p.txCode === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) await assert.rejects(w.obtain(p.uri, bad));
     await assert.rejects(w.obtain(p.uri, p.txCode), (e: any) => /Too many/.test(e.message));
   });
 
   test('API keys are service principals: no training needed, key limits still apply', async () => {
-    const ai = h.client(h.key({ level: 'L2' }));
+    const ai = h.client(await h.key({ level: 'L2' }));
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     assert.equal(response.headers.get('x-sekisho-backend'), 'tokyo-llm');
   });

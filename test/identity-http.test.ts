@@ -42,9 +42,9 @@ describe('identity HTTP endpoints', () => {
   });
 
   test('the status list is a statuslist+jwt that @sd-jwt/jwt-status-list reads; revoked bits are set', async () => {
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'x', employee_id: 'S1', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
-    const row = h.gw.core.store.identity.credential(o.credentialId)!;
-    h.gw.core.store.identity.revokeCredential(vaultClaims(h.gw.core.vault).pseudonym('S1'), new Date().toISOString());
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'x', employee_id: 'S1', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
+    const row = await h.gw.core.store.identity.credential(o.credentialId)!;
+    await h.gw.core.store.identity.revokeCredential(vaultClaims(h.gw.core.vault).pseudonym('S1'), new Date().toISOString());
     const token = await h.gw.core.identity!.statusListToken(true);
     const r = await fetch(`${h.gw.url}/status/1`);
     assert.equal(r.headers.get('content-type'), 'application/statuslist+jwt');
@@ -71,7 +71,7 @@ describe('identity HTTP endpoints', () => {
     let r = await post('/oid4vci/credential', '{}', 'application/json');
     assert.equal(r.status, 401);
     assert.equal((await r.json()).error, 'invalid_token');
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'y', employee_id: 'S2', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'y', employee_id: 'S2', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
     const tok = await (await post('/oid4vci/token', new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': parseOfferUri(o.uri).code }).toString())).json();
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const proof = await new CompactSign(Buffer.from(JSON.stringify({ aud: h.gw.url, iat: Math.floor(Date.now() / 1000), nonce: 'never-issued' })))
@@ -123,7 +123,7 @@ describe('cross-device presentation', () => {
   });
 
   test('the device that showed the request picks up the session once the wallet has presented', async () => {
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'z', employee_id: 'X1', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'z', employee_id: 'X1', clearance: 'L1' }), { credentialTtlDays: 1, offerTtlS: 60 });
     const phone = await Wallet.ephemeral();
     await phone.obtain(o.uri);
     // The PC starts; the phone scans `uri` (here: uses the request object) and posts directly.

@@ -93,7 +93,7 @@ describe('interop with @sd-jwt/sd-jwt-vc 0.19.0', () => {
     assert.match(s.session_token, /^sks_/);
     assert.equal(s.principal.clearance, 'L3');
     assert.deepEqual(s.principal.trainings, ['ai-security-basic', 'medical-info-security']);
-    const p = f.svc.authenticate(`Bearer ${s.session_token}`);
+    const p = await f.svc.authenticate(`Bearer ${s.session_token}`);
     assert.equal(p.kind, 'person');
     assert.equal(p.attrs!.role, 'engineer');
   });

@@ -21,18 +21,18 @@ test('credential claims are sealed under the subject key and shredded by erasure
     const claims = vaultClaims(h.gw.core.vault);
     const name = '機密 花子カナリア';
     const employee = 'EMP-CANARY-7731';
-    const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, claims, validateClaims({ name, employee_id: employee, department: '監査室', clearance: 'L2' }), { credentialTtlDays: 1, offerTtlS: 60 });
-    const row = h.gw.core.store.identity.credential(o.credentialId)!;
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, claims, validateClaims({ name, employee_id: employee, department: '監査室', clearance: 'L2' }), { credentialTtlDays: 1, offerTtlS: 60 });
+    const row = await h.gw.core.store.identity.credential(o.credentialId)!;
     assert.equal(row.claims, '');
     assert.ok(!row.subject.includes(employee) && row.employee_id !== employee, 'the row keeps a pseudonym only');
-    assert.equal(claims.open(o.credentialId, 'admin_read').name, name);
+    assert.equal((await claims.open(o.credentialId, 'admin_read')).name, name);
     for (const f of filesUnder(h.dir)) {
       const bytes = fs.readFileSync(f);
       for (const needle of [name, employee, '監査室']) assert.equal(bytes.indexOf(Buffer.from(needle, 'utf8')), -1, `${needle} found in ${path.relative(h.dir, f)}`);
     }
-    const erased = h.gw.core.vault.erase(claims.subjectOf(employee));
+    const erased = await h.gw.core.vault.erase(claims.subjectOf(employee));
     assert.ok(erased.keys >= 1);
-    assert.throws(() => claims.open(o.credentialId, 'admin_read'));
+    await assert.rejects(async () => claims.open(o.credentialId, 'admin_read'));
   } finally {
     await h.close();
     await tokyo!.close();

@@ -250,7 +250,7 @@ describe('llama-cpp behind the gateway, with the official openai client', { skip
       models: [{ name: 'default', backends: ['local-gguf'] }],
     });
     try {
-      const ai = h.client(h.key({ level: 'L3' }));
+      const ai = h.client(await h.key({ level: 'L3' }));
       const { data, response } = await ai.chat.completions.create({ model: 'default', temperature: 0, messages: [{ role: 'user', content: 'こんにちは' }] }).withResponse();
       assert.equal(data.choices[0]!.message.content, SCRIPT_TEXT);
       assert.equal(response.headers.get('x-sekisho-backend'), 'local-gguf');

@@ -3,6 +3,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startHarness, mocks, tokyoBackend, type Harness } from './support/harness.ts';
+import { pgSchemaBytes } from './support/store.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 
 const PROMPT_CANARY = 'カナリア-PROMPT-7f3a9c 山田太郎の相談内容';
@@ -28,14 +29,14 @@ describe('operations', () => {
   });
 
   test('a request is recorded (metadata only), counted in metrics and logged without its text', async () => {
-    const ai = h.client(h.key({ level: 'L2' }));
+    const ai = h.client(await h.key({ level: 'L2' }));
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: PROMPT_CANARY }] }).withResponse();
     const stream = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: PROMPT_CANARY }] });
     for await (const _ of stream);
     const requestId = response.headers.get('x-sekisho-request-id')!;
     await new Promise((r) => setTimeout(r, 60));
-    h.gw.core.recorder.flush();
-    const rec = h.gw.core.store.records.byRequestId(requestId)!;
+    await h.gw.core.recorder.flush();
+    const rec = await h.gw.core.store.records.byRequestId(requestId)!;
     assert.equal(rec.level, 'L2');
     assert.equal(rec.backend, 'tokyo-llm');
     assert.equal(rec.decision, 'allow');
@@ -52,15 +53,20 @@ describe('operations', () => {
     for (const l of h.logs) JSON.parse(l); // every line is JSON
     assert.ok(!logs.includes('カナリア'), 'no prompt or answer text in the logs');
     assert.ok(!/sk-sekisho-[A-Za-z0-9_-]{20}/.test(logs), 'no API key in the logs');
-    const db = fs.readFileSync(`${h.dir}/data/sekisho.db`);
-    const wal = fs.existsSync(`${h.dir}/data/sekisho.db-wal`) ? fs.readFileSync(`${h.dir}/data/sekisho.db-wal`) : Buffer.alloc(0);
-    assert.ok(!db.includes('カナリア') && !wal.includes('カナリア'), 'no text in the store');
+    if (h.pg) {
+      // PostgreSQL: every value of every table of the gateway's schema.
+      assert.ok(!(await pgSchemaBytes(h.pg)).includes('カナリア'), 'no text in the store');
+    } else {
+      const db = fs.readFileSync(`${h.dir}/data/sekisho.db`);
+      const wal = fs.existsSync(`${h.dir}/data/sekisho.db-wal`) ? fs.readFileSync(`${h.dir}/data/sekisho.db-wal`) : Buffer.alloc(0);
+      assert.ok(!db.includes('カナリア') && !wal.includes('カナリア'), 'no text in the store');
+    }
   });
 
   test('when the record store fails, new requests are refused and nothing reaches the backend', async () => {
-    const ai = h.client(h.key({ level: 'L0' }));
+    const ai = h.client(await h.key({ level: 'L0' }));
     const original = h.gw.core.store.records.append;
-    h.gw.core.store.records.append = () => {
+    h.gw.core.store.records.append = async () => {
       throw new Error('disk full');
     };
     try {
@@ -71,7 +77,7 @@ describe('operations', () => {
         assert.equal(e.error.sekisho.code, 'record_unavailable');
         return true;
       });
-      h.gw.core.recorder.flush();
+      await h.gw.core.recorder.flush();
       const seen = m.seen.length;
       await assert.rejects(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] }), (e: any) => {
         assert.equal(e.status, 503);
@@ -83,7 +89,7 @@ describe('operations', () => {
     } finally {
       h.gw.core.store.records.append = original;
     }
-    h.gw.core.recorder.flush();
+    await h.gw.core.recorder.flush();
     assert.equal(h.gw.core.recorder.healthy, true);
     assert.equal(h.gw.core.recorder.pending, 0, 'the records held back are written, none lost');
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });

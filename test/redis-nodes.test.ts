@@ -257,11 +257,11 @@ describe('fail closed during operation', { skip: available && hasRedisServer() ?
     });
     try {
       assert.equal(h.gw.core.shared.kind, 'redis');
-      const o = createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'F', employee_id: 'E7001', clearance: 'L1' }), { credentialTtlDays: 30, offerTtlS: 600 });
+      const o = (await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ name: 'F', employee_id: 'E7001', clearance: 'L1' }), { credentialTtlDays: 30, offerTtlS: 600 }));
       const wallet = await Wallet.ephemeral();
       await wallet.obtain(o.uri);
       const s = await wallet.login(h.gw.url);
-      const key = h.key();
+      const key = await h.key();
       assert.equal((await h.client(s.session_token).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] })).choices[0]!.message.content, '東京');
       await srv.stop();
       for (const path of ['/v1/models', '/v1/chat/completions']) {

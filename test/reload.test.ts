@@ -39,7 +39,7 @@ describe('config reload (one node)', () => {
   };
 
   test('a request in flight finishes on the old backends; new requests use the new ones', async () => {
-    const key = h.key({ level: 'L0' });
+    const key = await h.key({ level: 'L0' });
     const res = await fetch(`${h.gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -105,7 +105,7 @@ describe('config reload (one node)', () => {
       assert.match(line.ja, /設定エラー .*sekisho\.yaml:\d+:\d+: policy\.levels/);
       assert.equal(line.problems[0].key.startsWith('policy.levels'), true);
       // still serving
-      const ok = await h.client(h.key()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
+      const ok = await h.client(await h.key()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] });
       assert.equal(ok.choices[0]!.message.content, '大阪');
     } finally {
       fs.writeFileSync(h.configFile, good);

@@ -7,6 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { openTestVault, loadedFor } from './support/vault.ts';
+import { rawQuery } from './support/store.ts';
 import { testEnv, tmpDir, closedPortUrl, startHarness } from './support/harness.ts';
 import { startXksServer, type XksServer } from '../src/dev/xks-server.ts';
 import { rotate, VaultError } from '../src/vault/index.ts';
@@ -35,16 +36,16 @@ describe('external keystore (XKS-style key service)', () => {
     const t = await openTestVault({ vault: ext(), env: env() });
     const dir = t.dir;
     try {
-      const row = t.vault.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('外部鍵'));
-      t.store.vault.putRecords([row]);
-      assert.deepEqual(t.vault.read('r1', 'admin_read'), Buffer.from('外部鍵'));
+      const row = await t.vault.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('外部鍵'));
+      await t.store.vault.putRecords([row]);
+      assert.deepEqual((await t.vault.read('r1', 'admin_read')), Buffer.from('外部鍵'));
       const ops = xks.calls.map((c) => `${c.operation}:${c.reason}`);
       assert.ok(ops.includes('KmsHealthCheck:status'));
       assert.ok(ops.includes('Encrypt:startup'), ops.join(' '));
       assert.ok(ops.includes('Decrypt:startup'));
       // The hot path does not call the service.
       const n = xks.calls.length;
-      for (let i = 0; i < 20; i++) t.vault.seal({ id: `x${i}`, purpose: 'body.request' }, Buffer.from('y'), { subject: 's' });
+      for (let i = 0; i < 20; i++) (await t.vault.seal({ id: `x${i}`, purpose: 'body.request' }, Buffer.from('y'), { subject: 's' }));
       assert.equal(xks.calls.length, n);
     } finally {
       await t.close();
@@ -59,7 +60,7 @@ describe('external keystore (XKS-style key service)', () => {
       const r = await rotate(rotating.vault);
       assert.equal(r.to, 2);
       assert.ok(xks.calls.some((c) => c.operation === 'Encrypt' && c.reason === 'rotation' && c.keyId === 'kek-2'));
-      assert.deepEqual(rotating.vault.read('r1', 'admin_read'), Buffer.from('外部鍵'));
+      assert.deepEqual((await rotating.vault.read('r1', 'admin_read')), Buffer.from('外部鍵'));
     } finally {
       await rotating.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -91,14 +92,11 @@ describe('external keystore (XKS-style key service)', () => {
   test('a tampered wrapped tenant key is refused (InvalidCiphertextException)', async () => {
     const t = await openTestVault({ vault: ext(), env: env() });
     const dir = t.dir;
-    const wrapped = t.store.vault.tenantKeys()[0]!.wrapped!;
+    const wrapped = (await t.store.vault.tenantKeys())[0]!.wrapped!;
     await t.close();
     const bad = Buffer.from(wrapped);
     bad[bad.length - 1]! ^= 1;
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(t.loaded.sqlitePath);
-    db.prepare('UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1').run(bad);
-    db.close();
+    await rawQuery(t.loaded, 'UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1', [bad]);
     await assert.rejects(openTestVault({ dir, vault: ext(), env: env() }), code('vault_tampered'));
     fs.rmSync(dir, { recursive: true, force: true });
   });

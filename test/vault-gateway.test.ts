@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import Database from 'better-sqlite3';
 import { startHarness, mocks, usBackend, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
+import { pgSchemaBytes, rawQuery } from './support/store.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { readRetained } from '../src/checkpoint/retain.ts';
 import { parseConfig } from '../src/config/index.ts';
@@ -65,7 +65,7 @@ describe('canary: nothing about a request is written in plaintext', () => {
   test('a canary sent through the gateway (bodies retained) appears in no file under the data dir, the WAL, or the logs', async () => {
     const canary = `KANARIA-${crypto.randomBytes(8).toString('hex')}-カナリア検知用`;
     const name = '山田太郎';
-    const ai = h.client(h.key({ level: 'L0' }), { defaultHeaders: { 'x-sekisho-conversation': 'conv-canary' } });
+    const ai = h.client(await h.key({ level: 'L0' }), { defaultHeaders: { 'x-sekisho-conversation': 'conv-canary' } });
     const ids: string[] = [];
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: `${name}さんの件: ${canary}` }] }).withResponse();
     ids.push(response.headers.get('x-sekisho-request-id')!);
@@ -75,31 +75,35 @@ describe('canary: nothing about a request is written in plaintext', () => {
     assert.match(text, new RegExp(canary));
     assert.match(text, /山田太郎/, 'the pseudonym was restored');
     // The bodies were retained (encrypted): the vault opens them.
-    h.gw.core.retainer!.flush();
-    const kept = readRetained(h.gw.core.vault, ids[0]!, 'admin_read')!;
+    await h.gw.core.retainer!.drain();
+    const kept = (await readRetained(h.gw.core.vault, ids[0]!, 'admin_read'))!;
     const req = kept.request;
     assert.ok(req.toString('utf8').includes(canary));
     assert.ok(kept.answer.toString('utf8').includes(canary));
     assert.equal(JSON.parse(req.toString('utf8')).model, 'default');
     // The scanner finds the canary where it is in plaintext (the opened record).
     assert.ok(req!.indexOf(forms(canary)[0]!) >= 0);
-    const scan = (when: string) => {
+    // SQLite: every file under the data dir (the database and its WAL among them). PostgreSQL:
+    // those files, and every value of every table of the gateway's schema.
+    const scan = async (when: string) => {
       const all = files(h.dir);
-      assert.ok(all.some((f) => f.endsWith('sekisho.db')));
+      if (!h.pg) assert.ok(all.some((f) => f.endsWith('sekisho.db')));
       const haystacks = all.map((f) => ({ f, data: fs.readFileSync(f) }));
       haystacks.push({ f: '(logs)', data: Buffer.from(h.logs.join('\n')) });
+      if (h.pg) haystacks.push({ f: `(PostgreSQL schema ${h.pg.schema}: every table)`, data: await pgSchemaBytes(h.pg) });
       for (const needle of [...forms(canary), ...forms(name)]) {
         for (const { f, data } of haystacks) assert.equal(data.indexOf(needle), -1, `${when}: found ${needle.toString('utf8').slice(0, 20)}… in ${f}`);
       }
       return all;
     };
     // While serving (the WAL holds the latest pages) and after shutdown (checkpointed).
-    h.gw.core.recorder.flush();
-    const open = scan('while serving');
-    assert.ok(open.some((f) => f.endsWith('sekisho.db-wal')), 'the WAL was scanned');
+    await h.gw.core.recorder.flush();
+    const open = await scan('while serving');
+    if (!h.pg) assert.ok(open.some((f) => f.endsWith('sekisho.db-wal')), 'the WAL was scanned');
     closed = true;
     await h.gw.close(2000);
-    scan('after shutdown');
+    await scan('after shutdown');
+    await h.pg?.drop();
     assert.ok(h.logs.length > 0);
     fs.rmSync(h.dir, { recursive: true, force: true });
   });
@@ -124,7 +128,7 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
   const sent = () => echo.seen.at(-1)!.body.messages.at(-1).content as string;
 
   test('the same name keeps its placeholder across the requests of a conversation, not across conversations', async () => {
-    const key = h.key({ level: 'L0' });
+    const key = await h.key({ level: 'L0' });
     const conv = h.client(key, { defaultHeaders: { 'x-sekisho-conversation': 'c-1' } });
     await conv.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '鈴木一郎さんについて' }] });
     assert.equal(sent(), '〔氏名1〕さんについて');
@@ -144,17 +148,16 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
   });
 
   test('a tampered pseudonym map fails closed: nothing is forwarded, the error is clear', async () => {
-    const key = h.key({ level: 'L0' });
+    const key = await h.key({ level: 'L0' });
     const conv = h.client(key, { defaultHeaders: { 'x-sekisho-conversation': 'c-tamper' } });
     await conv.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '佐藤花子さん' }] });
-    const db = new Database(path.join(h.dir, 'data', 'sekisho.db'));
-    const rows = db.prepare("SELECT id, blob FROM vault_records WHERE purpose = 'pseudonyms'").all() as { id: string; blob: Buffer }[];
+    const loaded = parseConfig(fs.readFileSync(h.configFile, 'utf8'), h.configFile);
+    const rows = (await rawQuery(loaded, "SELECT id, blob FROM vault_records WHERE purpose = 'pseudonyms'")) as { id: string; blob: Buffer }[];
     for (const r of rows) {
       const bad = Buffer.from(r.blob);
       bad[bad.length - 3]! ^= 0x40;
-      db.prepare('UPDATE vault_records SET blob = ? WHERE id = ?').run(bad, r.id);
+      await rawQuery(loaded, 'UPDATE vault_records SET blob = ? WHERE id = ?', [bad, r.id]);
     }
-    db.close();
     const before = echo.seen.length;
     await assert.rejects(conv.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '佐藤花子さんに連絡' }] }), (e: any) => {
       assert.equal(e.status, 503);
@@ -167,36 +170,36 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
   });
 
   test('sekisho erase --subject: the subject key is destroyed, its records and maps no longer open, the erasure is recorded', async () => {
-    const key = h.key({ level: 'L0' });
+    const key = await h.key({ level: 'L0' });
     const ai = h.client(key, { defaultHeaders: { 'x-sekisho-conversation': 'c-erase', 'x-sekisho-subject': 'customer-0042' } });
     const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '高橋美咲さんの住所変更' }] }).withResponse();
     const id = response.headers.get('x-sekisho-request-id')!;
-    h.gw.core.retainer!.flush();
-    assert.ok(readRetained(h.gw.core.vault, id, 'admin_read'));
+    await h.gw.core.retainer!.drain();
+    assert.ok(await readRetained(h.gw.core.vault, id, 'admin_read'));
     const r = sekisho(['erase', '--subject', 'customer-0042', '--config', h.configFile]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Destroyed 1 subject key\(s\); 2 record\(s\) can no longer be decrypted/);
     assert.match(r.out, /対象者の鍵/);
     // The serving gateway notices within its poll interval.
     await new Promise((res) => setTimeout(res, 300));
-    assert.throws(() => readRetained(h.gw.core.vault, id, 'admin_read'), (e: any) => e.code === 'vault_key_erased');
+    await assert.rejects(async () => readRetained(h.gw.core.vault, id, 'admin_read'), (e: any) => e.code === 'vault_key_erased');
     // The conversation goes on with a fresh map (the old one is shredded).
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '伊藤健太さん' }] });
     assert.equal(sent(), '〔氏名1〕さん');
-    const events = h.gw.core.store.vault.events(1000);
+    const events = await h.gw.core.store.vault.events(1000);
     assert.ok(events.some((e) => e.kind === 'erasure' && JSON.parse(e.detail).keys === 1));
     assert.ok(events.some((e) => e.kind === 'key_access' && e.reason === 'erasure'));
   });
 
   test('sekisho keys rotate while the gateway serves; status; retire; everything still opens', async () => {
-    const key = h.key({ level: 'L0' });
+    const key = await h.key({ level: 'L0' });
     const ai = h.client(key);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const { response } = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: `記録 ${i}` }] }).withResponse();
       ids.push(response.headers.get('x-sekisho-request-id')!);
     }
-    h.gw.core.retainer!.flush();
+    await h.gw.core.retainer!.drain();
     let s = JSON.parse(sekisho(['keys', 'status', '--json', '--config', h.configFile]).out);
     assert.equal(s.current, 1);
     assert.equal(s.keystore.kind, 'file');
@@ -208,14 +211,14 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'during rotation' }] });
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(h.gw.core.vault.currentVersion, 2);
-    for (const id of ids) assert.ok(readRetained(h.gw.core.vault, id, 'admin_read')?.request.length);
+    for (const id of ids) assert.ok((await readRetained(h.gw.core.vault, id, 'admin_read'))?.request.length);
     // Whatever the gateway wrote under v1 meanwhile is rewrapped by a second run; then v1 retires.
     assert.equal(sekisho(['keys', 'rotate', '--config', h.configFile]).code, 0);
     s = JSON.parse(sekisho(['keys', 'status', '--json', '--config', h.configFile]).out);
     const ret = sekisho(['keys', 'retire', '--version', '1', '--config', h.configFile]);
     if (s.pending === 0 && s.versions.find((v: any) => v.version === 1)?.items === 0) assert.equal(ret.code, 0, ret.err);
     await new Promise((res) => setTimeout(res, 300));
-    for (const id of ids) assert.ok(readRetained(h.gw.core.vault, id, 'admin_read')?.request.length);
+    for (const id of ids) assert.ok((await readRetained(h.gw.core.vault, id, 'admin_read'))?.request.length);
     const human = sekisho(['keys', 'status', '--config', h.configFile]);
     assert.equal(human.code, 0);
     assert.match(human.out, /current key version: v3|current key version: v2/);
@@ -241,22 +244,22 @@ describe('retention per level', () => {
   });
 
   test('bodies are kept (encrypted) only at the levels configured; elsewhere metadata only', async () => {
-    const key = h.key({ level: 'L0', maxLevel: 'L3' });
+    const key = await h.key({ level: 'L0', maxLevel: 'L3' });
     const { response: low } = await h.client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'public text' }] }).withResponse();
     const { response: high } = await h
       .client(key, { defaultHeaders: { 'x-sekisho-level': 'L3' } })
       .chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '極秘の内容' }] })
       .withResponse();
     assert.equal(high.headers.get('x-sekisho-level'), 'L3');
-    h.gw.core.retainer!.flush();
-    h.gw.core.recorder.flush();
-    assert.equal(readRetained(h.gw.core.vault, low.headers.get('x-sekisho-request-id')!, 'admin_read'), undefined, 'L0: metadata only');
-    const kept = readRetained(h.gw.core.vault, high.headers.get('x-sekisho-request-id')!, 'admin_read');
+    await h.gw.core.retainer!.drain();
+    await h.gw.core.recorder.flush();
+    assert.equal((await readRetained(h.gw.core.vault, low.headers.get('x-sekisho-request-id')!, 'admin_read')), undefined, 'L0: metadata only');
+    const kept = await readRetained(h.gw.core.vault, high.headers.get('x-sekisho-request-id')!, 'admin_read');
     assert.match(kept!.request.toString('utf8'), /極秘の内容/);
     assert.match(kept!.answer.toString('utf8'), /極秘の内容/);
     // Both requests have their metadata record.
-    assert.ok(h.gw.core.store.records.byRequestId(low.headers.get('x-sekisho-request-id')!));
-    assert.ok(h.gw.core.store.records.byRequestId(high.headers.get('x-sekisho-request-id')!));
+    assert.ok(await h.gw.core.store.records.byRequestId(low.headers.get('x-sekisho-request-id')!));
+    assert.ok(await h.gw.core.store.records.byRequestId(high.headers.get('x-sekisho-request-id')!));
   });
 });
 

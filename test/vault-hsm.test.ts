@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { openTestVault, softhsmToken, hasSoftHsm, SOFTHSM_LIB, HSM_PIN } from './support/vault.ts';
+import { rawQuery } from './support/store.ts';
 import { testEnv } from './support/harness.ts';
 import { rotate, retire, VaultError } from '../src/vault/index.ts';
 
@@ -44,9 +45,9 @@ describe('pkcs11 keystore (SoftHSM)', { skip: hasSoftHsm ? false : 'softhsm2 is 
     const t = await openTestVault({ vault: hsm(), env: env() });
     let dir = t.dir;
     try {
-      const row = t.vault.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('HSM で守る'), { subject: 'alice' });
-      const row2 = t.vault.seal({ id: 'r2', purpose: 'body.answer' }, Buffer.from('tenant-wrapped'));
-      t.store.vault.putRecords([row, row2]);
+      const row = await t.vault.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('HSM で守る'), { subject: 'alice' });
+      const row2 = await t.vault.seal({ id: 'r2', purpose: 'body.answer' }, Buffer.from('tenant-wrapped'));
+      await t.store.vault.putRecords([row, row2]);
       assert.deepEqual(await t.vault.keystore.versions(), [1]);
       assert.equal(t.vault.keystore.describe().extractable, false);
       // Look at the object in the token directly.
@@ -73,21 +74,21 @@ describe('pkcs11 keystore (SoftHSM)', { skip: hasSoftHsm ? false : 'softhsm2 is 
     }
     const again = await openTestVault({ dir, vault: hsm(), env: env() });
     try {
-      assert.deepEqual(again.vault.read('r1', 'admin_read'), Buffer.from('HSM で守る'));
-      assert.deepEqual(again.vault.read('r2', 'admin_read'), Buffer.from('tenant-wrapped'));
+      assert.deepEqual((await again.vault.read('r1', 'admin_read')), Buffer.from('HSM で守る'));
+      assert.deepEqual((await again.vault.read('r2', 'admin_read')), Buffer.from('tenant-wrapped'));
       // Rotation makes v2 in the token; retiring v1 destroys the token object.
       const r = await rotate(again.vault);
       assert.equal(r.to, 2);
       await retire(again.vault, 1);
       assert.deepEqual(await again.vault.keystore.versions(), [2]);
-      assert.deepEqual(again.vault.read('r2', 'admin_read'), Buffer.from('tenant-wrapped'));
+      assert.deepEqual((await again.vault.read('r2', 'admin_read')), Buffer.from('tenant-wrapped'));
     } finally {
       await again.close();
     }
     const third = await openTestVault({ dir, vault: hsm(), env: env() });
     try {
       assert.equal(third.vault.currentVersion, 2);
-      assert.deepEqual(third.vault.read('r1', 'admin_read'), Buffer.from('HSM で守る'));
+      assert.deepEqual((await third.vault.read('r1', 'admin_read')), Buffer.from('HSM で守る'));
     } finally {
       await third.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -111,14 +112,11 @@ describe('pkcs11 keystore (SoftHSM)', { skip: hasSoftHsm ? false : 'softhsm2 is 
   test('a tampered wrapped tenant key is refused by the HSM (GCM tag)', async () => {
     const t = await openTestVault({ vault: hsm({ key_label: 'tamper' }), env: env() });
     const dir = t.dir;
-    const wrapped = t.store.vault.tenantKeys()[0]!.wrapped!;
+    const wrapped = (await t.store.vault.tenantKeys())[0]!.wrapped!;
     await t.close();
     const bad = Buffer.from(wrapped);
     bad[20]! ^= 1;
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(t.loaded.sqlitePath);
-    db.prepare('UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1').run(bad);
-    db.close();
+    await rawQuery(t.loaded, 'UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1', [bad]);
     await assert.rejects(openTestVault({ dir, vault: hsm({ key_label: 'tamper' }), env: env() }), code('vault_tampered'));
     fs.rmSync(dir, { recursive: true, force: true });
   });

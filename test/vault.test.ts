@@ -6,11 +6,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
 import path from 'node:path';
 import { openTestVault, loadedFor } from './support/vault.ts';
 import { tmpDir, testEnv } from './support/harness.ts';
-import { openSqliteStore } from '../src/store/index.ts';
+import { openStoreFor, rawQuery } from './support/store.ts';
 import { openVault, rotate, retire, status, pending, VaultError, PseudonymMaps } from '../src/vault/index.ts';
 import { aad, open, seal } from '../src/vault/aead.ts';
 import { parseEnvelope, build } from '../src/vault/envelope.ts';
@@ -28,11 +27,11 @@ describe('envelopes', () => {
     try {
       const text = Buffer.from('田中太郎の診断書 canary-envelope-1');
       for (const subject of [undefined, 'patient-42']) {
-        const row = t.vault.seal({ id: `r-${subject}`, purpose: 'body.request' }, text, { subject });
+        const row = await t.vault.seal({ id: `r-${subject}`, purpose: 'body.request' }, text, { subject });
         assert.equal(row.blob.indexOf(text), -1);
         assert.equal(row.key_version, subject ? 0 : 1);
-        t.store.vault.putRecords([row]);
-        assert.deepEqual(t.vault.read(row.id, 'admin_read'), text);
+        await t.store.vault.putRecords([row]);
+        assert.deepEqual((await t.vault.read(row.id, 'admin_read')), text);
       }
     } finally {
       await t.close();
@@ -42,20 +41,20 @@ describe('envelopes', () => {
   test('tampered ciphertext, wrapped key, header or associated data is refused', async () => {
     const t = await openTestVault();
     try {
-      const row = t.vault.seal({ id: 'rec-1', purpose: 'body.request' }, Buffer.from('x'.repeat(100)));
+      const row = await t.vault.seal({ id: 'rec-1', purpose: 'body.request' }, Buffer.from('x'.repeat(100)));
       // Flip a bit anywhere: header, wrapped DEK, iv, tag, ciphertext.
       for (const at of [5, 12, 40, 80, row.blob.length - 1]) {
         const bad = Buffer.from(row.blob);
         bad[at]! ^= 1;
-        assert.throws(() => t.vault.openRecord({ ...row, blob: bad }, 'admin_read'), (e: any) => e instanceof VaultError && (e.code === 'vault_tampered' || e.code === 'vault_version_unknown'));
+        await assert.rejects(async () => t.vault.openRecord({ ...row, blob: bad }, 'admin_read'), (e: any) => e instanceof VaultError && (e.code === 'vault_tampered' || e.code === 'vault_version_unknown'));
       }
       // The same blob under another record id or purpose (associated data) does not open.
-      assert.throws(() => t.vault.openRecord({ ...row, id: 'rec-2' }, 'admin_read'), code('vault_tampered'));
-      assert.throws(() => t.vault.openRecord({ ...row, purpose: 'body.answer' }, 'admin_read'), code('vault_tampered'));
+      await assert.rejects(async () => t.vault.openRecord({ ...row, id: 'rec-2' }, 'admin_read'), code('vault_tampered'));
+      await assert.rejects(async () => t.vault.openRecord({ ...row, purpose: 'body.answer' }, 'admin_read'), code('vault_tampered'));
       // A header claiming another key version does not open either.
       const h = parseEnvelope(row.blob);
-      assert.throws(() => t.vault.openRecord({ ...row, blob: build(2, h.kid, h.wrappedDek, h.data) }, 'admin_read'), code('vault_version_unknown'));
-      assert.throws(() => t.vault.openRecord({ ...row, blob: Buffer.from('garbage') }, 'admin_read'), code('vault_tampered'));
+      await assert.rejects(async () => t.vault.openRecord({ ...row, blob: build(2, h.kid, h.wrappedDek, h.data) }, 'admin_read'), code('vault_version_unknown'));
+      await assert.rejects(async () => t.vault.openRecord({ ...row, blob: Buffer.from('garbage') }, 'admin_read'), code('vault_tampered'));
       // And the primitive: associated data is length-prefixed, so fields cannot be shifted.
       const k = Buffer.alloc(32, 1);
       assert.throws(() => open(k, seal(k, Buffer.from('a'), aad('x', 'ab', 'c')), aad('x', 'a', 'bc')), code('vault_tampered'));
@@ -68,14 +67,14 @@ describe('envelopes', () => {
     const a = await openTestVault();
     const dir = tmpDir('sekisho-vault-');
     try {
-      const row = a.vault.seal({ id: 'r', purpose: 'body.request' }, Buffer.from('secret'));
+      const row = await a.vault.seal({ id: 'r', purpose: 'body.request' }, Buffer.from('secret'));
       const loaded = loadedFor(dir);
       (loaded.config.tenant as { id: string }).id = 'other';
-      const store = openSqliteStore(loaded.sqlitePath);
+      const store = await openStoreFor(loaded);
       const b = await openVault(loaded, { store: store.vault, env: testEnv() });
-      assert.throws(() => b.openRecord(row, 'admin_read'), (e: any) => e instanceof VaultError);
+      await assert.rejects(async () => b.openRecord(row, 'admin_read'), (e: any) => e instanceof VaultError);
       await b.close();
-      store.close();
+      await store.close();
     } finally {
       await a.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -87,26 +86,26 @@ describe('crypto-shredding', () => {
   test('erasing a subject destroys its keys: its records and pseudonym maps no longer open, others do', async () => {
     const t = await openTestVault();
     try {
-      const mine = t.vault.seal({ id: 'a', purpose: 'body.request' }, Buffer.from('mine'), { subject: 'alice' });
-      const theirs = t.vault.seal({ id: 'b', purpose: 'body.request' }, Buffer.from('theirs'), { subject: 'bob' });
-      t.store.vault.putRecords([mine, theirs]);
+      const mine = await t.vault.seal({ id: 'a', purpose: 'body.request' }, Buffer.from('mine'), { subject: 'alice' });
+      const theirs = await t.vault.seal({ id: 'b', purpose: 'body.request' }, Buffer.from('theirs'), { subject: 'bob' });
+      await t.store.vault.putRecords([mine, theirs]);
       const maps = new PseudonymMaps(t.vault);
-      maps.save('alice', 'conv-1', { v: 1, values: [], counters: [], restorable: [['〔氏名1〕', '山田花子']] }, 'L2');
-      assert.ok(maps.load('alice', 'conv-1'));
-      const r = t.vault.erase('alice');
+      await maps.save('alice', 'conv-1', { v: 1, values: [], counters: [], restorable: [['〔氏名1〕', '山田花子']] }, 'L2');
+      assert.ok(await maps.load('alice', 'conv-1'));
+      const r = await t.vault.erase('alice');
       assert.equal(r.keys, 1);
       assert.equal(r.records, 2);
-      assert.throws(() => t.vault.read('a', 'admin_read'), code('vault_key_erased'));
-      assert.equal(maps.load('alice', 'conv-1'), undefined, 'an erased map reads as none');
-      assert.deepEqual(t.vault.read('b', 'admin_read'), Buffer.from('theirs'));
+      await assert.rejects(async () => t.vault.read('a', 'admin_read'), code('vault_key_erased'));
+      assert.equal((await maps.load('alice', 'conv-1')), undefined, 'an erased map reads as none');
+      assert.deepEqual((await t.vault.read('b', 'admin_read')), Buffer.from('theirs'));
       // The key is gone from the database file too (secure_delete + WAL checkpoint).
-      const ev = t.store.vault.events(50).find((e) => e.kind === 'erasure');
+      const ev = (await t.store.vault.events(50)).find((e) => e.kind === 'erasure');
       assert.ok(ev);
       assert.equal(ev.subject_hash?.toString('hex'), r.subjectHash);
       // A new record for the same person gets a new key.
-      const again = t.vault.seal({ id: 'c', purpose: 'body.request' }, Buffer.from('new'), { subject: 'alice' });
-      t.store.vault.putRecords([again]);
-      assert.deepEqual(t.vault.read('c', 'admin_read'), Buffer.from('new'));
+      const again = await t.vault.seal({ id: 'c', purpose: 'body.request' }, Buffer.from('new'), { subject: 'alice' });
+      await t.store.vault.putRecords([again]);
+      assert.deepEqual((await t.vault.read('c', 'admin_read')), Buffer.from('new'));
     } finally {
       await t.close();
     }
@@ -115,16 +114,16 @@ describe('crypto-shredding', () => {
   test('another process sees the erasure (poll) and drops the cached subject key', async () => {
     const t = await openTestVault();
     try {
-      const row = t.vault.seal({ id: 'a', purpose: 'body.request' }, Buffer.from('mine'), { subject: 'carol' });
-      t.store.vault.putRecords([row]);
-      assert.ok(t.vault.read('a', 'admin_read'));
-      const store2 = openSqliteStore(t.loaded.sqlitePath);
+      const row = await t.vault.seal({ id: 'a', purpose: 'body.request' }, Buffer.from('mine'), { subject: 'carol' });
+      await t.store.vault.putRecords([row]);
+      assert.ok(await t.vault.read('a', 'admin_read'));
+      const store2 = await openStoreFor(t.loaded);
       const other = await openVault(t.loaded, { store: store2.vault, env: testEnv(), reason: 'erasure' });
-      other.erase('carol');
+      await other.erase('carol');
       await other.close();
-      store2.close();
+      await store2.close();
       await t.vault.refresh();
-      assert.throws(() => t.vault.read('a', 'admin_read'), code('vault_key_erased'));
+      await assert.rejects(async () => t.vault.read('a', 'admin_read'), code('vault_key_erased'));
     } finally {
       await t.close();
     }
@@ -136,9 +135,9 @@ describe('rotation', () => {
     const t = await openTestVault();
     try {
       const rows = [];
-      for (let i = 0; i < 30; i++) rows.push(t.vault.seal({ id: `s${i}`, purpose: 'body.request' }, Buffer.from(`subject ${i}`), { subject: `person-${i % 7}` }));
-      for (let i = 0; i < 20; i++) rows.push(t.vault.seal({ id: `t${i}`, purpose: 'body.answer' }, Buffer.from(`tenant ${i}`)));
-      t.store.vault.putRecords(rows);
+      for (let i = 0; i < 30; i++) rows.push(await t.vault.seal({ id: `s${i}`, purpose: 'body.request' }, Buffer.from(`subject ${i}`), { subject: `person-${i % 7}` }));
+      for (let i = 0; i < 20; i++) rows.push(await t.vault.seal({ id: `t${i}`, purpose: 'body.answer' }, Buffer.from(`tenant ${i}`)));
+      await t.store.vault.putRecords(rows);
       const secret = await t.vault.secretFor('audit-commitment');
       assert.equal(secret.length, 32);
       await assert.rejects(retire(t.vault, 1), code('vault_version_in_use'));
@@ -150,23 +149,23 @@ describe('rotation', () => {
       // 7 subject keys + 20 tenant-wrapped records + 2 secrets (subject-index, audit-commitment)
       assert.equal(r.rewrapped, 29);
       assert.ok(seen.length > 3, 'progress reported per batch');
-      assert.equal(pending(t.vault), 0);
-      for (const x of rows) assert.ok(t.vault.read(x.id, 'admin_read'));
+      assert.equal((await pending(t.vault)), 0);
+      for (const x of rows) assert.ok(await t.vault.read(x.id, 'admin_read'));
       assert.deepEqual(await t.vault.secretFor('audit-commitment'), secret, 'secrets survive rotation');
 
       await retire(t.vault, 1);
-      const s = status(t.vault);
+      const s = await status(t.vault);
       assert.equal(s.current, 2);
       assert.ok(s.versions.find((v) => v.version === 1)?.retired_at);
       assert.deepEqual(await t.vault.keystore.versions(), [2]);
       await assert.rejects(retire(t.vault, 2), code('vault_version_in_use'));
       // A fresh process opens with v2 only.
-      const store2 = openSqliteStore(t.loaded.sqlitePath);
+      const store2 = await openStoreFor(t.loaded);
       const v2 = await openVault(t.loaded, { store: store2.vault, env: testEnv() });
-      for (const x of rows) assert.ok(v2.read(x.id, 'admin_read'));
+      for (const x of rows) assert.ok(await v2.read(x.id, 'admin_read'));
       await v2.close();
-      store2.close();
-      const kinds = t.store.vault.events(1000).filter((e) => e.kind === 'rotation').map((e) => JSON.parse(e.detail).phase);
+      await store2.close();
+      const kinds = (await t.store.vault.events(1000)).filter((e) => e.kind === 'rotation').map((e) => JSON.parse(e.detail).phase);
       assert.deepEqual(kinds.sort(), ['completed', 'retired', 'version_created']);
     } finally {
       await t.close();
@@ -177,27 +176,27 @@ describe('rotation', () => {
     const t = await openTestVault();
     try {
       const rows = [];
-      for (let i = 0; i < 40; i++) rows.push(t.vault.seal({ id: `t${i}`, purpose: 'body.answer' }, Buffer.from(`tenant ${i}`)));
-      t.store.vault.putRecords(rows);
+      for (let i = 0; i < 40; i++) rows.push(await t.vault.seal({ id: `t${i}`, purpose: 'body.answer' }, Buffer.from(`tenant ${i}`)));
+      await t.store.vault.putRecords(rows);
       // The "gateway": a second vault on the same store, opened before the rotation.
-      const store2 = openSqliteStore(t.loaded.sqlitePath);
+      const store2 = await openStoreFor(t.loaded);
       const serving = await openVault(t.loaded, { store: store2.vault, env: testEnv() });
       const ac = new AbortController();
       const first = await rotate(t.vault, { batch: 5, signal: ac.signal, onProgress: (d) => d >= 10 && ac.abort() });
       assert.equal(first.to, 2);
-      assert.ok(pending(t.vault) > 0, 'work left after the interruption');
+      assert.ok((await pending(t.vault)) > 0, 'work left after the interruption');
       // Mixed versions: the serving vault learns v2 and reads every row.
       await serving.refresh();
       assert.equal(serving.currentVersion, 2);
-      for (const x of rows) assert.ok(serving.read(x.id, 'request'));
+      for (const x of rows) assert.ok(await serving.read(x.id, 'request'));
       const second = await rotate(t.vault, { batch: 5 });
       assert.equal(second.to, 2);
       assert.equal(second.created, false, 'resumed, no new version');
       assert.equal(first.rewrapped + second.rewrapped, 40 + 1);
-      assert.equal(pending(t.vault), 0);
-      for (const x of rows) assert.ok(serving.read(x.id, 'request'));
+      assert.equal((await pending(t.vault)), 0);
+      for (const x of rows) assert.ok(await serving.read(x.id, 'request'));
       await serving.close();
-      store2.close();
+      await store2.close();
     } finally {
       await t.close();
     }
@@ -224,22 +223,22 @@ describe('secrets and events', () => {
   test('every unwrap is an event with a reason; events reach an extra sink too', async () => {
     const dir = tmpDir('sekisho-vault-');
     const loaded = loadedFor(dir);
-    const store = openSqliteStore(loaded.sqlitePath);
+    const store = await openStoreFor(loaded);
     const seen: string[] = [];
     const v = await openVault(loaded, { store: store.vault, env: testEnv(), events: { keyAccess: (e) => seen.push(`${e.reason}:${e.purpose}`), erasure: () => seen.push('erasure'), rotation: (e) => seen.push(`rotation:${e.phase}`) } });
-    const row = v.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('x'), { subject: 's' });
-    store.vault.putRecords([row]);
-    v.read('r1', 'audit_export');
-    v.erase('s');
+    const row = await v.seal({ id: 'r1', purpose: 'body.request' }, Buffer.from('x'), { subject: 's' });
+    await store.vault.putRecords([row]);
+    await v.read('r1', 'audit_export');
+    await v.erase('s');
     await v.close();
     assert.ok(seen.includes('startup:tenant-key'));
     assert.ok(seen.includes('startup:secret:subject-index'));
     assert.ok(seen.includes('audit_export:body.request'));
     assert.ok(seen.includes('erasure'));
-    const stored = store.vault.events(100);
+    const stored = await store.vault.events(100);
     assert.ok(stored.some((e) => e.kind === 'key_access' && e.reason === 'audit_export' && JSON.parse(e.detail).recordId === 'r1'));
     assert.ok(stored.every((e) => !e.detail.includes('"x"')));
-    store.close();
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -287,12 +286,10 @@ describe('file keystore faults', () => {
     fs.renameSync(file + '.bak', file);
     // A tampered wrapped tenant key in the database is refused as well.
     fs.writeFileSync(file, good);
-    const db = new Database(t.loaded.sqlitePath);
-    const row = db.prepare('SELECT wrapped FROM vault_tenant_keys WHERE version = 1').get() as { wrapped: Buffer };
-    const bad = Buffer.from(row.wrapped);
+    const [row] = (await rawQuery(t.loaded, 'SELECT wrapped FROM vault_tenant_keys WHERE version = 1')) as { wrapped: Buffer }[];
+    const bad = Buffer.from(row!.wrapped);
     bad[bad.length - 1]! ^= 1;
-    db.prepare('UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1').run(bad);
-    db.close();
+    await rawQuery(t.loaded, 'UPDATE vault_tenant_keys SET wrapped = ? WHERE version = 1', [bad]);
     await assert.rejects(openTestVault({ dir: t.dir }), code('vault_tampered'));
     fs.rmSync(t.dir, { recursive: true, force: true });
   });

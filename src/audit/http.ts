@@ -38,7 +38,7 @@ export function isAuditPath(path: string): boolean {
   return path.startsWith(PREFIX);
 }
 
-export function auditHttp(opts: AuditHttpOptions): (method: string, path: string, authorization: string | undefined) => AuditHttpResponse {
+export function auditHttp(opts: AuditHttpOptions): (method: string, path: string, authorization: string | undefined) => Promise<AuditHttpResponse> {
   const source = storeSource(opts.store);
   const authorized = (authorization: string | undefined): boolean => {
     if (opts.access === 'public') return true;
@@ -48,19 +48,19 @@ export function auditHttp(opts: AuditHttpOptions): (method: string, path: string
     for (const h of opts.auditorTokenHashes) ok = crypto.timingSafeEqual(h, digest) || ok;
     return ok && m !== null;
   };
-  return (method, path, authorization) => {
+  return async (method, path, authorization) => {
     if (method !== 'GET' && method !== 'HEAD') return msg(405, 'GET を使ってください', 'Use GET', { allow: 'GET, HEAD' });
     if (!authorized(authorization)) return msg(401, '監査人の資格情報が必要です', 'Auditor credentials are required', { 'www-authenticate': 'Bearer realm="sekisho-audit"' });
     const rest = path.slice(PREFIX.length);
     if (rest === 'checkpoint') {
-      const note = source.checkpointSync();
+      const note = await source.checkpointOrUndefined();
       if (!note) return msg(404, 'チェックポイントはまだありません', 'No checkpoint yet');
       return { status: 200, headers: { 'content-type': TEXT, 'cache-control': 'no-cache' }, body: note };
     }
     if (rest === 'vkey') return { status: 200, headers: { 'content-type': TEXT, 'cache-control': 'no-cache' }, body: opts.vkey + '\n' };
     const ref = parseTilePath(rest);
     if (!ref) return msg(404, `${path} はありません`, `${path} does not exist`);
-    const body = ref.level === 'entries' ? source.entriesSync(ref.n, ref.width) : source.tileSync(ref.level, ref.n, ref.width);
+    const body = ref.level === 'entries' ? await source.entriesOrUndefined(ref.n, ref.width) : await source.tileOrUndefined(ref.level, ref.n, ref.width);
     if (!body) return msg(404, `${path} はありません`, `${path} does not exist`);
     const full = ref.width === TILE_WIDTH;
     return {

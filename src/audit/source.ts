@@ -21,46 +21,50 @@ export interface LogSource {
 const notFound = (what: string) => new AuditError('not_found', `${what} がありません`, `${what} not found`);
 
 /** Reads tiles and entries from the store, within the latest published checkpoint. */
-export function storeSource(store: Store): LogSource & { tileSync(level: number, n: number, width: number): Buffer | undefined; entriesSync(n: number, width: number): Buffer | undefined; checkpointSync(): string | undefined } {
+export function storeSource(store: Store): LogSource & {
+  tileOrUndefined(level: number, n: number, width: number): Promise<Buffer | undefined>;
+  entriesOrUndefined(n: number, width: number): Promise<Buffer | undefined>;
+  checkpointOrUndefined(): Promise<string | undefined>;
+} {
   // The published size only grows: re-read it only when a request goes beyond what was seen.
   let seen = 0;
-  const within = (end: number) => end <= seen || end <= (seen = store.audit.latestCheckpoint()?.size ?? 0);
-  const tileSync = (level: number, n: number, width: number) => {
-    const data = store.audit.tile(level, n);
+  const within = async (end: number) => end <= seen || end <= (seen = (await store.audit.latestCheckpoint())?.size ?? 0);
+  const tileOrUndefined = async (level: number, n: number, width: number) => {
+    const data = await store.audit.tile(level, n);
     if (!data || data.length < width * HASH_SIZE) return undefined;
     return data.length === width * HASH_SIZE ? data : data.subarray(0, width * HASH_SIZE);
   };
-  const entriesSync = (n: number, width: number) => {
+  const entriesOrUndefined = async (n: number, width: number) => {
     const start = n * TILE_WIDTH;
-    if (!within(start + width)) return undefined;
-    const list = store.audit.entryData(start, start + width);
+    if (!(await within(start + width))) return undefined;
+    const list = await store.audit.entryData(start, start + width);
     if (list.length !== width) return undefined;
     return encodeBundle(list);
   };
-  const checkpointSync = () => store.audit.latestCheckpoint()?.note;
+  const checkpointOrUndefined = async () => (await store.audit.latestCheckpoint())?.note;
   return {
     describe: 'local store',
-    tileSync,
-    entriesSync,
-    checkpointSync,
+    tileOrUndefined,
+    entriesOrUndefined,
+    checkpointOrUndefined,
     async checkpoint() {
-      const c = checkpointSync();
+      const c = await checkpointOrUndefined();
       if (!c) throw notFound('checkpoint');
       return c;
     },
     async tile(level, n, width) {
-      const t = tileSync(level, n, width);
+      const t = await tileOrUndefined(level, n, width);
       if (!t) throw notFound(tilePath(level, n, width));
       return t;
     },
     async entries(n, width) {
-      const b = entriesSync(n, width);
+      const b = await entriesOrUndefined(n, width);
       if (!b) throw notFound(tilePath('entries', n, width));
       return b;
     },
     async entryList(n, width) {
       const start = n * TILE_WIDTH;
-      const list = within(start + width) ? store.audit.entryData(start, start + width) : [];
+      const list = (await within(start + width)) ? await store.audit.entryData(start, start + width) : [];
       if (list.length !== width) throw notFound(tilePath('entries', n, width));
       return list;
     },

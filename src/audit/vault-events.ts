@@ -39,9 +39,11 @@ export class VaultEventImporter {
   }
 
   private async copy(): Promise<void> {
-    let after = this.store.audit.importCursor(SOURCE);
+    // Several nodes: only the integrator copies (one copier, so each event goes in once).
+    if (this.store.cluster && !this.store.cluster.leader) return;
+    let after = await this.store.audit.importCursor(SOURCE);
     for (;;) {
-      const rows = this.store.vault.eventsAfter(after, BATCH);
+      const rows = await this.store.vault.eventsAfter(after, BATCH);
       if (rows.length === 0) return;
       for (const r of rows) {
         await this.audit.appendEvent(`vault.${r.kind}`, {
@@ -55,7 +57,7 @@ export class VaultEventImporter {
           detail: r.detail.length <= 512 ? r.detail : r.detail.slice(0, 511) + '…',
         });
         after = r.id;
-        this.store.audit.setImportCursor(SOURCE, after);
+        await this.store.audit.setImportCursor(SOURCE, after);
       }
     }
   }

@@ -20,6 +20,7 @@ import type { Routes, ModelRoute } from './routes.js';
 import { TokenMap, type ContentStage, type RequestContent } from './content.js';
 import type { Capture, Retainer } from './retain.js';
 import { VaultError, type PseudonymMaps } from '../vault/index.js';
+import { AuditError } from '../audit/errors.js';
 import { RedisError } from '../store/redis-errors.js';
 
 export { CheckpointError } from './errors.js';
@@ -84,8 +85,10 @@ export class Checkpoint {
 
   async handle(req: CheckpointRequest, sink: Sink): Promise<void> {
     const t0 = performance.now();
-    const seq = this.d.recorder.reserve();
-    const trace: Trace = { seq, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null, retained: null, requestCommit: null };
+    const reserved = this.d.recorder.reserve();
+    // Awaited later (overlapping the round trip with the stages before routing); handled now so a failure never goes unobserved.
+    if (typeof reserved !== 'number') reserved.catch(() => {});
+    const trace: Trace = { seq: typeof reserved === 'number' ? reserved : -1, principal: null, model: '', level: null, flags: [], findings: {}, decision: null, outcome: null, error: null, retained: null, requestCommit: null };
     // The end of the answer is held until the record (an audit-log leaf) is committed.
     const held = this.d.recorder.hold(sink, req.requestId);
     sink = held;
@@ -96,7 +99,7 @@ export class Checkpoint {
       trace.requestCommit = this.d.recorder.commitRequest(req.requestId, parsed.body);
       trace.model = parsed.model;
       const route = this.modelRoute(parsed.model);
-      const conversation = this.conversation(req, principal);
+      const conversation = await this.conversation(req, principal);
       const inspection = this.inspect(principal, req, parsed, conversation?.tokens);
       trace.level = inspection.level;
       trace.flags = inspection.flags;
@@ -104,9 +107,11 @@ export class Checkpoint {
       const decision = (trace.decision = this.decide(principal, inspection, route));
       const outbound = this.transform(parsed, inspection);
       if (conversation && inspection.content?.tokens.changed) {
-        this.d.pseudonyms!.save(conversation.subject, conversation.id, inspection.content.tokens.toJSON(), decision.level, req.requestId);
+        await this.d.pseudonyms!.save(conversation.subject, conversation.id, inspection.content.tokens.toJSON(), decision.level, req.requestId);
       }
       const order = this.route(decision, route);
+      // PostgreSQL: the index reservation went out when the request started; it is needed from here on (answer headers).
+      const seq = trace.seq >= 0 ? trace.seq : (trace.seq = await reserved);
       const capture = this.d.retain?.wants(decision.level) ? this.d.retain.capture(sink) : undefined;
       if (capture) trace.retained = { subject: req.subject ?? principal.id, body: parsed.body, capture };
       const answer = inspection.content && this.d.content?.answer(inspection.content.tokens);
@@ -131,7 +136,10 @@ export class Checkpoint {
       if (!(e instanceof CheckpointError)) this.d.log.error({ request_id: req.requestId, err: (e as Error)?.message }, 'checkpoint failure');
       const err = toCheckpointError(e);
       trace.error = err;
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sekisho-request-id': req.requestId, 'x-sekisho-audit-index': String(seq) };
+      if (trace.seq < 0) trace.seq = await Promise.resolve(reserved).catch(() => -1);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sekisho-request-id': req.requestId };
+      // Without an index (none could be reserved) the answer is a 503 and no leaf is written.
+      if (trace.seq >= 0) headers['x-sekisho-audit-index'] = String(trace.seq);
       if (trace.level) headers['x-sekisho-level'] = trace.level;
       if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="sekisho"';
       if (!req.signal.aborted) sink.send(err.status, headers, JSON.stringify(err.toJSON()));
@@ -167,7 +175,7 @@ export class Checkpoint {
   }
 
   /** The conversation's pseudonym map (header `x-sekisho-conversation`), loaded from the vault. */
-  private conversation(req: CheckpointRequest, principal: Principal): { id: string; subject: string; tokens: TokenMap } | undefined {
+  private async conversation(req: CheckpointRequest, principal: Principal): Promise<{ id: string; subject: string; tokens: TokenMap } | undefined> {
     if (req.subject !== undefined && !/^[\x21-\x7e]{1,256}$/.test(req.subject)) {
       throw new CheckpointError(400, 'invalid_request_error', 'invalid_subject_header', 'x-sekisho-subject は 1〜256 文字の ASCII で指定してください', 'x-sekisho-subject must be 1 to 256 printable ASCII characters', {}, 'x-sekisho-subject');
     }
@@ -184,7 +192,7 @@ export class Checkpoint {
       );
     }
     const subject = req.subject ?? principal.id;
-    const stored = this.d.pseudonyms.load(subject, req.conversation, req.requestId);
+    const stored = await this.d.pseudonyms.load(subject, req.conversation, req.requestId);
     let tokens: TokenMap;
     try {
       tokens = stored === undefined ? new TokenMap() : TokenMap.from(stored);
@@ -285,15 +293,20 @@ export class Checkpoint {
     if (t.retained && t.level) {
       const request = Buffer.from(JSON.stringify(t.retained.body), 'utf8');
       const answer = t.retained.capture.bytes();
-      try {
-        this.d.retain!.add(req.requestId, t.level, t.retained.subject, request, answer);
-      } catch (e) {
-        this.d.log.error({ request_id: req.requestId, code: (e as VaultError).code }, 'retention failed');
-      } finally {
-        request.fill(0);
-        answer.fill(0);
-        t.retained.capture.wipe();
-      }
+      const capture = t.retained.capture;
+      // Sealed off the request path (the leaf does not wait for it); the plaintext is wiped once sealed.
+      this.d
+        .retain!.add(req.requestId, t.level, t.retained.subject, request, answer)
+        .catch((e: unknown) => this.d.log.error({ request_id: req.requestId, code: (e as VaultError).code }, 'retention failed'))
+        .finally(() => {
+          request.fill(0);
+          answer.fill(0);
+          capture.wipe();
+        });
+    }
+    if (t.seq < 0) {
+      this.d.log.error({ request_id: req.requestId }, 'request: no audit index could be reserved; no leaf written (answered 503)');
+      return Promise.resolve();
     }
     const backend = t.outcome?.backend ?? null;
     const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : 'error') : 'allow';
@@ -387,5 +400,7 @@ function toCheckpointError(e: unknown): CheckpointError {
     const en = `${e.en} (the request was not sent to a backend)`;
     return e.code === 'vault_input_invalid' ? new CheckpointError(400, 'invalid_request_error', e.code, ja, en) : new CheckpointError(503, 'server_error', e.code, ja, en);
   }
+  // No audit index could be reserved (the record store is unreachable): fail closed.
+  if (e instanceof AuditError && e.code === 'record_unavailable') return unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
   return new CheckpointError(500, 'server_error', 'internal_error', '内部エラーが発生しました (要求はバックエンドに送信されていません)', 'Internal error (the request was not sent to a backend)');
 }

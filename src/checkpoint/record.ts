@@ -46,7 +46,8 @@ export class Recorder {
     return this.audit.pending;
   }
 
-  reserve(): number {
+  /** The request's audit index: at once (SQLite) or once the batch's reservation returns (PostgreSQL). */
+  reserve(): number | Promise<number> {
     return this.audit.reserve();
   }
 
@@ -79,8 +80,8 @@ export class Recorder {
     return this.audit.submit({ idx: r.seq, data: encodeLeaf(leaf) }, r);
   }
 
-  flush(): void {
-    this.audit.flush();
+  flush(): Promise<void> {
+    return this.audit.flush();
   }
 
   /** Commitment of the request body as received (HMAC under the tenant's commitment key). */

@@ -30,8 +30,8 @@ const EMPTY = Buffer.alloc(0);
 export const BODY_PURPOSE = 'body';
 
 /** Opens the retained bodies of a request (the reason lands in the key-access events). */
-export function readRetained(vault: Vault, requestId: string, reason: KeyReason): { request: Buffer; answer: Buffer } | undefined {
-  const pt = vault.read(requestId, reason, requestId);
+export async function readRetained(vault: Vault, requestId: string, reason: KeyReason): Promise<{ request: Buffer; answer: Buffer } | undefined> {
+  const pt = await vault.read(requestId, reason, requestId);
   if (!pt) return undefined;
   const n = pt.readUInt32BE(0);
   return { request: pt.subarray(4, 4 + n), answer: pt.subarray(4 + n) };
@@ -92,33 +92,59 @@ export class Retainer {
    * Seals and queues the bodies of one request: one envelope (one data key, one row) holding
    * both, framed as u32 request length | request | answer.
    */
-  add(requestId: string, level: LevelName, subject: string, request: Buffer, answer: Buffer | undefined): void {
+  add(requestId: string, level: LevelName, subject: string, request: Buffer, answer: Buffer | undefined): Promise<void> {
+    const p = this.seal(requestId, level, subject, request, answer);
+    this.sealing.add(p);
+    void p.catch(() => {}).finally(() => this.sealing.delete(p));
+    return p;
+  }
+
+  private readonly sealing = new Set<Promise<void>>();
+
+  private async seal(requestId: string, level: LevelName, subject: string, request: Buffer, answer: Buffer | undefined): Promise<void> {
     const req = request.length > this.opts.maxBytes ? request.subarray(0, this.opts.maxBytes) : request;
     const ans = !answer ? EMPTY : answer.length > this.opts.maxBytes ? answer.subarray(0, this.opts.maxBytes) : answer;
     const framed = Buffer.allocUnsafe(4 + req.length + ans.length);
     framed.writeUInt32BE(req.length, 0);
     req.copy(framed, 4);
     ans.copy(framed, 4 + req.length);
-    this.queue.push(this.vault.seal({ id: requestId, purpose: BODY_PURPOSE }, framed, { subject, level, requestId }));
-    framed.fill(0);
-    if (this.queue.length >= (this.opts.maxBatch ?? 512)) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 50);
+    try {
+      this.queue.push(await this.vault.seal({ id: requestId, purpose: BODY_PURPOSE }, framed, { subject, level, requestId }));
+    } finally {
+      framed.fill(0);
+    }
+    if (this.queue.length >= (this.opts.maxBatch ?? 512)) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 50);
   }
 
-  flush(): void {
+  /** Waits for the bodies being sealed, then writes everything queued (shutdown, tests). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.sealing]);
+    await this.flush();
+  }
+
+  /** Writes are chained (one batch at a time). */
+  private writing: Promise<void> = Promise.resolve();
+
+  flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0) return this.writing;
     const batch = this.queue;
     this.queue = [];
-    try {
-      this.vault.store.putRecords(batch);
-      this.healthy = true;
-    } catch (e) {
-      this.healthy = false;
-      this.queue = batch.concat(this.queue);
-      this.log.error({ err: (e as Error).message, pending: this.queue.length }, 'retained bodies could not be stored; refusing new requests');
-      this.timer ??= setTimeout(() => this.flush(), 1000);
-    }
+    this.writing = this.writing.then(() =>
+      this.vault.store.putRecords(batch).then(
+        () => {
+          this.healthy = true;
+        },
+        (e: Error) => {
+          this.healthy = false;
+          this.queue = batch.concat(this.queue);
+          this.log.error({ err: e.message, pending: this.queue.length }, 'retained bodies could not be stored; refusing new requests');
+          this.timer ??= setTimeout(() => void this.flush(), 1000);
+        },
+      ),
+    );
+    return this.writing;
   }
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { openSqliteStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { createApiKey } from '../identity/index.js';
 import { parseLevel, type LevelName } from '../policy/index.js';
 import { resolveConfig } from './common.js';
@@ -27,7 +27,7 @@ export async function apikey(argv: string[], io: { out: (s: string) => void; err
     strict: true,
   });
   const loaded = resolveConfig(values.config, io.err);
-  const store = openSqliteStore(loaded.sqlitePath);
+  const store = await openStore(loaded);
   const lang = cliLang();
   try {
     switch (verb) {
@@ -38,7 +38,7 @@ export async function apikey(argv: string[], io: { out: (s: string) => void; err
         const maxLevel = level('--max-level', values['max-level'], 'L3');
         let created;
         try {
-          created = createApiKey(store, { name, defaultLevel, maxLevel });
+          created = await createApiKey(store, { name, defaultLevel, maxLevel });
         } catch (e) {
           if (e instanceof RangeError) throw new CliError({ ja: `--level ${defaultLevel} が --max-level ${maxLevel} を超えています`, en: e.message });
           throw e;
@@ -50,7 +50,7 @@ export async function apikey(argv: string[], io: { out: (s: string) => void; err
         return 0;
       }
       case 'list': {
-        const rows = store.apiKeys.list();
+        const rows = await store.apiKeys.list();
         if (values.json) {
           io.out(JSON.stringify(rows.map(({ hash: _h, ...r }) => r)));
           return 0;
@@ -62,7 +62,7 @@ export async function apikey(argv: string[], io: { out: (s: string) => void; err
       case 'revoke': {
         const target = positionals[0] ?? values.name;
         if (!target) throw new CliError({ ja: '失効させるキーの id または名前を指定してください', en: 'Give the id or name of the key to revoke' });
-        const n = store.apiKeys.revoke(target, new Date().toISOString());
+        const n = await store.apiKeys.revoke(target, new Date().toISOString());
         if (n === 0) throw new CliError({ ja: `有効なキー ${target} はありません`, en: `No active key ${target}` }, 1);
         io.out(label({ ja: `${n} 件のキーを失効させました`, en: `Revoked ${n} key(s)` }, lang));
         return 0;
@@ -71,6 +71,6 @@ export async function apikey(argv: string[], io: { out: (s: string) => void; err
         throw new CliError({ ja: '使い方: sekisho apikey create|list|revoke', en: 'Usage: sekisho apikey create|list|revoke' });
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }

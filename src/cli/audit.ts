@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { openSqliteStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { AuditError } from '../audit/errors.js';
 import { AuditLog } from '../audit/log.js';
@@ -35,12 +35,12 @@ async function localVkey(loaded: LoadedConfig): Promise<string> {
   return ed25519Signer(auditOrigin(loaded.config), (await localKeys(loaded)).signingSeed).vkey;
 }
 
-function withStore<T>(loaded: LoadedConfig, fn: (store: Store) => T): T {
-  const store = openSqliteStore(loaded.sqlitePath);
+async function withStore<T>(loaded: LoadedConfig, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(loaded);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -124,7 +124,7 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
   } else {
     const loaded = resolveConfig(values.config, io.err);
     vkey ??= await localVkey(loaded);
-    store = openSqliteStore(loaded.sqlitePath);
+    store = await openStore(loaded);
     source = storeSource(store);
   }
   const since = values.since ? fs.readFileSync(values.since, 'utf8') : undefined;
@@ -158,12 +158,12 @@ async function verifyCmd(argv: string[], io: Io): Promise<number> {
     if (e instanceof AuditError) throw auditFailed(e);
     throw e;
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 
-function readOnlyLog(loaded: LoadedConfig, store: Store, keys: AuditKeys): AuditLog {
-  return new AuditLog({ store, log: createLogger('silent'), origin: auditOrigin(loaded.config), keys, checkpointIntervalMs: 0, recover: false });
+function readOnlyLog(loaded: LoadedConfig, store: Store, keys: AuditKeys): Promise<AuditLog> {
+  return AuditLog.open({ store, log: createLogger('silent'), origin: auditOrigin(loaded.config), keys, checkpointIntervalMs: 0, recover: false });
 }
 
 async function proveCmd(argv: string[], io: Io): Promise<number> {
@@ -172,14 +172,14 @@ async function proveCmd(argv: string[], io: Io): Promise<number> {
   if (!Number.isSafeInteger(index) || index < 0) throw new CliError({ ja: '--index には 0 以上の整数を指定してください', en: '--index must be an integer ≥ 0' });
   const loaded = resolveConfig(values.config, io.err);
   const keys = await localKeys(loaded);
-  return withStore(loaded, (store) => {
-    const log = readOnlyLog(loaded, store, keys);
-    const note = log.checkpointNote();
+  return withStore(loaded, async (store) => {
+    const log = await readOnlyLog(loaded, store, keys);
+    const note = await log.checkpointNote();
     if (!note || index >= log.size) {
       throw new CliError({ ja: `索引 ${index} はまだチェックポイント (大きさ ${log.size}) に含まれていません`, en: `index ${index} is not yet covered by a checkpoint (size ${log.size})` }, 1);
     }
-    const entry = store.audit.entry(index)!;
-    const proof = log.inclusion(index);
+    const entry = (await store.audit.entry(index))!;
+    const proof = await log.inclusion(index);
     const leaf = leafHash(entry);
     const root = Buffer.from(note.split('\n')[2]!, 'base64');
     if (!verifyInclusion(leaf, index, log.size, proof, root)) throw new CliError({ ja: '包含証明が検証できません', en: 'the inclusion proof does not verify' }, 1);
@@ -197,14 +197,14 @@ async function proveCmd(argv: string[], io: Io): Promise<number> {
 async function showCmd(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'request-id': { type: 'string' }, index: { type: 'string' } }, strict: true });
   const loaded = resolveConfig(values.config, io.err);
-  return withStore(loaded, (store) => {
+  return withStore(loaded, async (store) => {
     let index: number | undefined;
-    if (values['request-id']) index = store.records.byRequestId(values['request-id'])?.seq;
+    if (values['request-id']) index = (await store.records.byRequestId(values['request-id']))?.seq;
     else if (values.index !== undefined) index = Number(values.index);
     else throw new CliError({ ja: '--request-id か --index を指定してください', en: 'give --request-id or --index' });
-    const entry = index === undefined ? undefined : store.audit.entry(index);
+    const entry = index === undefined ? undefined : await store.audit.entry(index);
     if (index === undefined || !entry) throw new CliError({ ja: `記録が見つかりません: ${values['request-id'] ?? values.index}`, en: `no record found: ${values['request-id'] ?? values.index}` }, 1);
-    const size = store.audit.latestCheckpoint()?.size ?? 0;
+    const size = (await store.audit.latestCheckpoint())?.size ?? 0;
     io.out(JSON.stringify({ index, in_checkpoint: index < size, checkpoint_size: size, leaf: decodeLeaf(entry, index) }, null, 2));
     return 0;
   });
@@ -223,7 +223,7 @@ export async function reportCmd(argv: string[], io: Io): Promise<number> {
   const to = parseTime(values.to, '--to');
   const loaded = resolveConfig(values.config, io.err);
   const vkey = await localVkey(loaded);
-  const store = openSqliteStore(loaded.sqlitePath);
+  const store = await openStore(loaded);
   let counts: ResidencyCounts;
   let note: string;
   try {
@@ -236,7 +236,7 @@ export async function reportCmd(argv: string[], io: Io): Promise<number> {
     if (e instanceof AuditError) throw auditFailed(e);
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
   const outDir = path.resolve(values.out ?? '.');
   fs.mkdirSync(outDir, { recursive: true });

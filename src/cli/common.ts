@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
-import { openSqliteStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { openVault, type KeyReason, type Vault } from '../vault/index.js';
 import { CliError } from './i18n.js';
 
@@ -32,7 +32,7 @@ export function resolveConfig(flag: string | undefined, notice: (s: string) => v
  * with the keystore access.
  */
 export async function withVault<T>(loaded: LoadedConfig, reason: KeyReason, fn: (vault: Vault, store: Store) => Promise<T> | T): Promise<T> {
-  const store = openSqliteStore(loaded.sqlitePath);
+  const store = await openStore(loaded);
   try {
     const vault = await openVault(loaded, { store: store.vault, interactive: true, reason, pollMs: 0 });
     try {
@@ -41,6 +41,6 @@ export async function withVault<T>(loaded: LoadedConfig, reason: KeyReason, fn: 
       await vault.close();
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }

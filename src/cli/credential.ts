@@ -66,9 +66,9 @@ export async function credential(argv: string[], io: IO): Promise<number> {
   // personal claims are sealed by the vault (passphrase, HSM or key service)
   return withVault(loaded, 'admin_read', async (vault, store) => {
     const sealed = vaultClaims(vault);
-    const claimsOf = (id: string): { name: string; clearance: string; [k: string]: unknown } | null => {
+    const claimsOf = async (id: string): Promise<{ name: string; clearance: string; [k: string]: unknown } | null> => {
       try {
-        return sealed.open(id, 'admin_read') as never;
+        return (await sealed.open(id, 'admin_read')) as never;
       } catch {
         return null; // erased (crypto-shredded)
       }
@@ -90,7 +90,7 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         }
         const ttl = values['ttl-days'] ? Number(values['ttl-days']) : idc.credential_ttl_days;
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3650) throw new CliError({ ja: '--ttl-days は 1〜3650 です', en: '--ttl-days must be 1 to 3650' });
-        const o = createOffer(store, originOf(loaded), sealed, claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
+        const o = await createOffer(store, originOf(loaded), sealed, claims, { credentialTtlDays: ttl, offerTtlS: idc.offer_ttl_s, txCode: !!values.pin });
         if (values.json) {
           io.out(JSON.stringify({ credential_id: o.credentialId, offer_uri: o.uri, offer: o.offer, ...(o.txCode ? { tx_code: o.txCode } : {}) }));
           return 0;
@@ -102,11 +102,11 @@ export async function credential(argv: string[], io: IO): Promise<number> {
       }
       case 'offer': {
         const id = positionals[0];
-        const row = id ? store.identity.credential(id) : undefined;
+        const row = id ? await store.identity.credential(id) : undefined;
         if (!row) throw new CliError({ ja: `資格情報 ${id ?? ''} はありません`, en: `No credential ${id ?? ''}` }, 1);
         if (row.revoked_at) throw new CliError({ ja: 'この資格情報は失効しています', en: 'This credential has been revoked' }, 1);
         if (row.issued_at) throw new CliError({ ja: 'この資格情報は発行済みです。新しく発行してください (credential issue)', en: 'This credential has already been issued; issue a new one (credential issue)' }, 1);
-        const o = offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s, new Date(), !!values.pin);
+        const o = await offerFor(store, originOf(loaded), row.id, idc.offer_ttl_s, new Date(), !!values.pin);
         if (o.txCode) io.err(label({ ja: `取引コード (本人に別の経路で伝えてください): ${o.txCode}`, en: `Transaction code (give it to the person over another channel): ${o.txCode}` }, lang));
         await printOffer(io, o.uri, !values['no-qr'] && !values.json);
         return 0;
@@ -116,17 +116,14 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         if (!target) throw new CliError({ ja: '失効させる資格情報の id または職員番号を指定してください', en: 'Give the credential id or employee id to revoke' });
         const at = new Date().toISOString();
         // the credentials this revokes (for the fan-out to the nodes' sessions)
-        const matches = (t: string) =>
-          store.identity
-            .credentials()
-            .filter((r) => !r.revoked_at && (r.id === t || r.employee_id === t || r.subject === t))
-            .map((r) => credentialKeyOf({ list: r.status_list, idx: r.status_idx }, r.id));
+        const all = await store.identity.credentials();
+        const matches = (t: string) => all.filter((r) => !r.revoked_at && (r.id === t || r.employee_id === t || r.subject === t)).map((r) => credentialKeyOf({ list: r.status_list, idx: r.status_idx }, r.id));
         let ids = matches(target);
-        let n = store.identity.revokeCredential(target, at);
+        let n = await store.identity.revokeCredential(target, at);
         if (n === 0) {
           const pseudonym = sealed.pseudonym(target);
           ids = matches(pseudonym);
-          n = store.identity.revokeCredential(pseudonym, at);
+          n = await store.identity.revokeCredential(pseudonym, at);
         }
         if (n === 0) throw new CliError({ ja: `有効な資格情報 ${target} はありません`, en: `No active credential ${target}` }, 1);
         if (!loaded.config.redis) {
@@ -158,14 +155,16 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         return 0;
       }
       case 'list': {
-        const rows = store.identity.credentials();
+        const rows = await store.identity.credentials();
         if (values.json) {
-          io.out(JSON.stringify(rows.map((r) => ({ ...r, claims: claimsOf(r.id) }))));
+          const out = [];
+          for (const r of rows) out.push({ ...r, claims: await claimsOf(r.id) });
+          io.out(JSON.stringify(out));
           return 0;
         }
         io.out(['id', 'employee_id', 'name', 'clearance', 'issued', 'expires', 'revoked'].join('\t'));
         for (const r of rows) {
-          const c = claimsOf(r.id);
+          const c = await claimsOf(r.id);
           const erased = label({ ja: '(消去済み)', en: '(erased)' }, lang);
           io.out([r.id, (c?.employee_id as string | undefined) ?? erased, c?.name ?? erased, c?.clearance ?? '-', r.issued_at ?? '-', r.expires_at, r.revoked_at ?? '-'].join('\t'));
         }

@@ -4,7 +4,7 @@
  * restart the gateway to sign with the new key).
  */
 import { parseArgs } from 'node:util';
-import { openSqliteStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { KeyRing, didJwkFor, didWebFor } from '../identity/index.js';
 import { SEALING_PURPOSE } from '../identity/keys.js';
 import { originOf } from './credential.js';
@@ -30,15 +30,15 @@ export async function identity(argv: string[], io: IO): Promise<number> {
     case 'rotate-key': {
       const alg = values.alg ?? loaded.config.identity.signing_alg;
       if (alg !== 'ES256' && alg !== 'EdDSA') throw new CliError({ ja: '--alg は ES256 か EdDSA です', en: '--alg must be ES256 or EdDSA' });
-      const store = openSqliteStore(loaded.sqlitePath);
+      const store = await openStore(loaded);
       try {
         const old = keys.signer(alg).kid;
-        const until = store.identity.lastExpiryForKey(old);
+        const until = await store.identity.lastExpiryForKey(old);
         const r = await keys.rotate(alg, until);
         io.out(label({ ja: `${alg} の署名鍵を更新しました: ${r.active} (旧鍵 ${r.retired} は ${until ?? '即時'} まで公開)。ゲートウェイを再起動してください`, en: `Rotated the ${alg} signing key: ${r.active} (the old key ${r.retired} stays published until ${until ?? 'now'}). Restart the gateway` }, lang));
         return 0;
       } finally {
-        store.close();
+        await store.close();
       }
     }
     default:

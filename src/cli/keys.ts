@@ -17,7 +17,7 @@ export async function keys(argv: string[], io: IO): Promise<number> {
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true });
       return withVault(resolveConfig(values.config, io.err), 'status', async (v) => {
-        const s = status(v);
+        const s = await status(v);
         if (values.json) {
           io.out(JSON.stringify(s, null, 2));
           return 0;
@@ -106,7 +106,7 @@ export async function erase(argv: string[], io: IO): Promise<number> {
   if (!values.subject) throw new CliError({ ja: '使い方: sekisho erase --subject ID', en: 'Usage: sekisho erase --subject ID' });
   const subject = values.subject;
   return withVault(resolveConfig(values.config, io.err), 'erasure', async (v) => {
-    const r = v.erase(subject);
+    const r = await v.erase(subject);
     io.out(
       say({
         ja: `対象者の鍵 ${r.keys} 個を破棄しました。${r.records} 件の記録は復号できなくなりました (監査記録 ${r.subjectHash.slice(0, 16)}…)`,

@@ -9,7 +9,7 @@ import { traceRequest, type Trace as BaseTrace } from '../checkpoint/trace.js';
 import { Router } from '../routing/index.js';
 import { Routes } from '../checkpoint/routes.js';
 import { Authenticator, AuthError, type Principal } from '../identity/index.js';
-import { openSqliteStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { buildCore } from '../server/gateway.js';
 import { createLogger } from '../ops/log.js';
 import { parseOpenAIBody } from '../server/openai.js';
@@ -45,14 +45,14 @@ export async function tryCmd(argv: string[], io: { out: (s: string) => void; err
   // authenticate: a real key when given, else the administrator trying the configuration.
   let principal: Principal = { id: 'cli', kind: 'service', name: 'sekisho try', defaultLevel: 'L0', maxLevel: 'L4' };
   if (values.key) {
-    const store = openSqliteStore(loaded.sqlitePath);
+    const store = await openStore(loaded);
     try {
-      principal = new Authenticator(store).authenticate(`Bearer ${values.key}`);
+      principal = await new Authenticator(store).authenticate(`Bearer ${values.key}`);
     } catch (e) {
       if (e instanceof AuthError) throw new CliError({ ja: e.ja, en: e.en }, 1);
       throw e;
     } finally {
-      store.close();
+      await store.close();
     }
   }
   const routes = new Routes(config);

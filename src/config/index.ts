@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { Config } from './schema.js';
+import type { StoreTarget } from '../store/open.js';
 
 export * from './schema.js';
 
@@ -41,7 +42,10 @@ export interface LoadedConfig {
   dir: string;
   /** Absolute paths derived from the config. */
   dataDir: string;
+  /** The SQLite file (also when PostgreSQL is configured: unused then). */
   sqlitePath: string;
+  /** The configured store: SQLite file or PostgreSQL URL. */
+  store: StoreTarget;
 }
 
 function keyPath(p: readonly PropertyKey[]): string {
@@ -190,7 +194,8 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const dir = path.dirname(path.resolve(file));
   const dataDir = path.resolve(dir, config.data_dir);
   const sqlitePath = path.resolve(dir, config.store.sqlite ?? path.join(config.data_dir, 'sekisho.db'));
-  return { config, file, dir, dataDir, sqlitePath };
+  const store: StoreTarget = config.store.postgres ? { kind: 'postgres', url: config.store.postgres, poolMax: config.store.pool_max ?? 10 } : { kind: 'sqlite', file: sqlitePath };
+  return { config, file, dir, dataDir, sqlitePath, store };
 }
 
 export function loadConfig(file: string): LoadedConfig {

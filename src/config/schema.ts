@@ -347,8 +347,17 @@ export const Config = z
       .default({ host: '127.0.0.1', port: 8787 }),
     data_dir: z.string().default('./data').describe('where generated keys and the default SQLite file live'),
     store: z
-      .object({ sqlite: z.string().min(1).optional() })
+      .object({
+        sqlite: z.string().min(1).optional().describe('the SQLite file (default <data_dir>/sekisho.db; relative to the config file); one gateway node'),
+        postgres: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+          .optional()
+          .describe('PostgreSQL instead of SQLite, as a URL (postgres://user@host:5432/db; PGPASSWORD and the other libpq variables apply): several gateway nodes share it and one audit log'),
+        pool_max: z.number().int().min(2).max(200).optional().describe('PostgreSQL connections per gateway node (default 10)'),
+      })
       .strict()
+      .refine((s) => !(s.sqlite && s.postgres), { message: 'give store.sqlite or store.postgres, not both' })
       .default({}),
     tenant: z.object({ id, name: z.string().min(1).max(256) }).strict(),
     redis: RedisConfig.optional().describe('several gateway nodes: rate limits, budgets, sessions, revocation and config reload shared over Redis (absent: one node, in memory)'),

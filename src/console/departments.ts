@@ -22,16 +22,19 @@ export class Departments {
     private readonly vault: Vault,
     private readonly log?: Logger,
   ) {
-    try {
-      const pt = vault.read(RECORD.id, 'startup');
-      if (pt) {
-        for (const [p, n] of Object.entries(JSON.parse(pt.toString('utf8')) as Record<string, string>)) this.names.set(p, n);
+    // Read from the vault in the background (the store is asynchronous); names learnt meanwhile are kept.
+    this.ready = vault.read(RECORD.id, 'startup').then(
+      (pt) => {
+        if (!pt) return;
+        for (const [p, n] of Object.entries(JSON.parse(pt.toString('utf8')) as Record<string, string>)) if (!this.names.has(p)) this.names.set(p, n);
         pt.fill(0);
-      }
-    } catch (e) {
-      log?.error({ err: (e as Error).message }, 'console: department names cannot be read');
-    }
+      },
+      (e: Error) => log?.error({ err: e.message }, 'console: department names cannot be read'),
+    );
   }
+
+  /** Resolves once the stored names were read. */
+  readonly ready: Promise<void>;
 
   /** The stored form of a department name ('' stays ''); remembers the name. */
   pseudonym(name: string): string {
@@ -43,7 +46,7 @@ export class Departments {
       if (!this.names.has(p)) {
         this.names.set(p, name);
         this.dirty = true;
-        setImmediate(() => this.save());
+        setImmediate(() => void this.save());
       }
     }
     return p;
@@ -55,13 +58,14 @@ export class Departments {
     return this.names.get(stored) ?? stored;
   }
 
-  private save(): void {
+  private async save(): Promise<void> {
     if (this.saving || !this.dirty) return;
     this.saving = true;
     this.dirty = false;
     try {
-      const row = this.vault.seal(RECORD, Buffer.from(JSON.stringify(Object.fromEntries(this.names)), 'utf8'));
-      this.vault.store.putRecords([row]);
+      await this.ready;
+      const row = await this.vault.seal(RECORD, Buffer.from(JSON.stringify(Object.fromEntries(this.names)), 'utf8'));
+      await this.vault.store.putRecords([row]);
     } catch (e) {
       this.dirty = true;
       this.log?.error({ err: (e as Error).message }, 'console: department names not saved');

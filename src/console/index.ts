@@ -394,7 +394,7 @@ export class AdminConsole {
     };
   }
 
-  private policies() {
+  private async policies() {
     const { packs, schema } = readPacks(this.policiesDir);
     return {
       active: this.config.policy.pack,
@@ -402,7 +402,7 @@ export class AdminConsole {
       packs,
       schema,
       levels_from_config: Object.keys(this.config.policy.levels).length > 0,
-      principals: this.simPrincipals(),
+      principals: await this.simPrincipals(),
       models: this.config.models.map((m) => m.name),
     };
   }
@@ -432,9 +432,8 @@ export class AdminConsole {
   }
 
   /** Principals the simulator offers: the API keys, and a person described by attributes. */
-  private simPrincipals() {
-    return this.core.store.apiKeys
-      .list()
+  private async simPrincipals() {
+    return (await this.core.store.apiKeys.list())
       .filter((k) => !k.revoked_at)
       .map((k) => ({ id: k.id, name: k.name, default_level: k.default_level, max_level: k.max_level }));
   }
@@ -449,7 +448,7 @@ export class AdminConsole {
     const p = (b.principal ?? {}) as Record<string, unknown>;
     let principal: Principal;
     if (p.type === 'key') {
-      const k = this.core.store.apiKeys.list().find((x) => x.id === p.id && !x.revoked_at);
+      const k = (await this.core.store.apiKeys.list()).find((x) => x.id === p.id && !x.revoked_at);
       if (!k) throw problem(400, 'unknown_key', 'その API キーはありません', 'No such API key');
       const max = parseLevel(k.max_level) ?? 'L0';
       principal = withAttrs({ id: `key:${k.id}`, kind: 'service', name: k.name, defaultLevel: parseLevel(k.default_level) ?? 'L0', maxLevel: max }, { kind: 'service', clearance: max, role: 'service', department: '', trainings: [] });
@@ -465,14 +464,13 @@ export class AdminConsole {
     return traceRequest({ policy: this.core.policy, routes: this.core.routes, router: this.core.router, content: this.contentStage() }, { text, principal, model, requestedLevel: level, requestedBy: 'x-sekisho-level' });
   }
 
-  private identities() {
+  private async identities() {
     const id = this.core.identity;
     const now = new Date(this.now()).toISOString();
     return {
       enabled: id !== undefined,
       origin: id ? id.origin : null,
-      credentials: this.core.store.identity
-        .credentials()
+      credentials: (await this.core.store.identity.credentials())
         .reverse()
         .slice(0, 500)
         .map((r) => ({ id: r.id, subject: r.subject, department: r.department ? this.core.departments.name(r.department) : null, trained: r.trained ?? null, created_at: r.created_at, issued_at: r.issued_at, expires_at: r.expires_at, revoked_at: r.revoked_at, expired: r.expires_at <= now })),
@@ -511,7 +509,7 @@ export class AdminConsole {
       throw problem(400, 'invalid_claims', `入力が正しくありません: ${(e as Error).message}`, `Invalid input: ${(e as Error).message}`);
     }
     this.core.departments.pseudonym(claims.department); // the name, sealed, for the adoption page
-    const o = createOffer(this.core.store, id.origin, vaultClaims(this.core.vault), claims, {
+    const o = await createOffer(this.core.store, id.origin, vaultClaims(this.core.vault), claims, {
       credentialTtlDays: this.config.identity.credential_ttl_days,
       offerTtlS: this.config.identity.offer_ttl_s,
       txCode: b.pin === true,
@@ -524,8 +522,8 @@ export class AdminConsole {
   private async revoke(c: Ctx) {
     const credId = c.params[0]!;
     if (!/^[0-9a-f]{16}$/.test(credId)) throw problem(400, 'invalid_id', '資格情報 id が正しくありません', 'Invalid credential id');
-    const row = this.core.store.identity.credential(credId);
-    const n = this.core.store.identity.revokeCredential(credId, new Date(this.now()).toISOString());
+    const row = await this.core.store.identity.credential(credId);
+    const n = await this.core.store.identity.revokeCredential(credId, new Date(this.now()).toISOString());
     if (n === 0 || !row) throw problem(404, 'not_found', 'その資格情報はないか、失効済みです', 'No such credential, or it is already revoked');
     this.event('credential.revoked', c.admin, { credential: credId });
     // Live sessions of the credential end now (on every node when they share Redis), not at the next sweep.
@@ -554,21 +552,21 @@ export class AdminConsole {
     const decision = q.get('decision') || undefined;
     const limit = clampInt(q.get('limit'), 50, 1, 200);
     const rows = await this.core.store.console.search({ ...(requestId ? { requestId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}), ...(before !== undefined ? { beforeSeq: before } : {}), ...(decision ? { decision } : {}), limit });
-    const cp = this.core.store.audit.latestCheckpoint();
+    const cp = await this.core.store.audit.latestCheckpoint();
     return { records: rows.map((r) => ({ ...recordView(r), department: this.core.departments.name(r.department ?? '') })), checkpoint_size: cp ? checkpointSize(cp.note) : 0 };
   }
 
   private async auditProof(c: Ctx) {
     const index = clampInt(c.url.searchParams.get('index'), -1, -1, Number.MAX_SAFE_INTEGER);
     if (index < 0) throw problem(400, 'invalid_index', '索引を指定してください', 'Give an index');
-    const cp = this.core.store.audit.latestCheckpoint();
+    const cp = await this.core.store.audit.latestCheckpoint();
     const size = cp ? checkpointSize(cp.note) : 0;
     if (!cp || index >= size) {
       throw problem(409, 'not_yet_checkpointed', `索引 ${index} はまだチェックポイントに含まれていません。次のチェックポイント (${this.config.audit.checkpoint_interval_ms / 1000} 秒以内) を待ってください`, `Index ${index} is not in a checkpoint yet; wait for the next one (within ${this.config.audit.checkpoint_interval_ms / 1000} s)`);
     }
-    const entry = this.core.store.audit.entry(index);
+    const entry = await this.core.store.audit.entry(index);
     if (!entry) throw problem(404, 'not_found', `索引 ${index} の記録はありません`, `No entry at index ${index}`);
-    const proof = this.core.audit.inclusion(index, size);
+    const proof = await this.core.audit.inclusion(index, size);
     return { index, tree_size: size, entry: entry.toString('base64'), proof: proof.map((h) => h.toString('base64')), checkpoint: cp.note, vkey: this.core.audit.vkey, origin: this.core.audit.origin };
   }
 
@@ -648,18 +646,18 @@ export class AdminConsole {
     };
   }
 
-  private settings() {
+  private async settings() {
     const v = this.core.vault;
     const cfg = this.config;
     return {
-      vault: vaultStatus(v),
+      vault: await vaultStatus(v),
       retention: Object.fromEntries(LEVEL_NAMES.map((l) => [l, cfg.vault.retention[l] ?? 'metadata'])),
       max_retained_bytes: cfg.vault.max_retained_bytes,
       audit: { origin: this.core.audit.origin, vkey: this.core.audit.vkey, size: this.core.audit.size, checkpoint_interval_ms: cfg.audit.checkpoint_interval_ms, witnesses: cfg.audit.witnesses.map((w) => w.name), read_access: cfg.audit.read.access },
       identity: this.core.identity
         ? { origin: this.core.identity.origin, did: this.core.identity.did, signing_alg: cfg.identity.signing_alg, keys: this.core.identity.keys.published(new Date(this.now())).map((k) => ({ kid: k.kid, alg: k.alg, publish_until: k.publishUntil ?? null })), session_ttl_s: cfg.identity.session_ttl_s }
         : null,
-      api_keys: this.core.store.apiKeys.list().map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, default_level: k.default_level, max_level: k.max_level, created_at: k.created_at, revoked_at: k.revoked_at, admin: cfg.admin.api_keys.includes(k.name) })),
+      api_keys: (await this.core.store.apiKeys.list()).map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, default_level: k.default_level, max_level: k.max_level, created_at: k.created_at, revoked_at: k.revoked_at, admin: cfg.admin.api_keys.includes(k.name) })),
       admin: { api_keys: cfg.admin.api_keys, roles: cfg.admin.roles, console_idle_s: IDLE_MS / 1000 },
       policy: { pack: cfg.policy.pack, version: this.core.policy.guard?.version ?? null },
     };

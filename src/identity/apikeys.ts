@@ -20,7 +20,7 @@ export interface NewApiKey {
   row: ApiKeyRow;
 }
 
-export function createApiKey(store: Store, opts: { name: string; defaultLevel?: LevelName; maxLevel?: LevelName; now?: Date }): NewApiKey {
+export async function createApiKey(store: Store, opts: { name: string; defaultLevel?: LevelName; maxLevel?: LevelName; now?: Date }): Promise<NewApiKey> {
   const defaultLevel = opts.defaultLevel ?? 'L0';
   const maxLevel = opts.maxLevel ?? 'L3';
   if (levelIndex(defaultLevel) > levelIndex(maxLevel)) {
@@ -37,7 +37,7 @@ export function createApiKey(store: Store, opts: { name: string; defaultLevel?: 
     created_at: (opts.now ?? new Date()).toISOString(),
     revoked_at: null,
   };
-  store.apiKeys.insert(row);
+  await store.apiKeys.insert(row);
   return { key, row };
 }
 
@@ -69,12 +69,12 @@ export class ApiKeyAuthenticator {
     private readonly cacheMs = 1000,
   ) {}
 
-  /** `authorization` is the raw header value. Throws AuthError. */
-  authenticate(authorization: string | undefined): Principal {
+  /** `authorization` is the raw header value. Rejects with AuthError. */
+  async authenticate(authorization: string | undefined): Promise<Principal> {
     return this.authenticateToken(bearerToken(authorization));
   }
 
-  authenticateToken(token: string): Principal {
+  async authenticateToken(token: string): Promise<Principal> {
     if (!KEY_RE.test(token)) throw INVALID;
     const now = Date.now();
     const hit = this.cache.get(token);
@@ -82,16 +82,16 @@ export class ApiKeyAuthenticator {
       if (hit.principal instanceof AuthError) throw hit.principal;
       return hit.principal;
     }
-    const result = this.lookup(token);
+    const result = await this.lookup(token);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(token, { principal: result, until: now + this.cacheMs });
     if (result instanceof AuthError) throw result;
     return result;
   }
 
-  private lookup(token: string): Principal | AuthError {
+  private async lookup(token: string): Promise<Principal | AuthError> {
     const hash = sha256(token);
-    const row = this.store.apiKeys.findByHash(hash);
+    const row = await this.store.apiKeys.findByHash(hash);
     // The row was found by its hash; compare again in constant time for defence in depth.
     if (!row || row.hash.length !== hash.length || !crypto.timingSafeEqual(row.hash, hash)) return INVALID;
     if (row.revoked_at) return REVOKED;

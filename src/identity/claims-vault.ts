@@ -9,8 +9,8 @@ import type { Vault, KeyReason } from '../vault/index.js';
 import type { StaffClaims } from './vci.js';
 
 export interface ClaimsVault {
-  seal(credentialId: string, claims: StaffClaims): void;
-  open(credentialId: string, reason: KeyReason): StaffClaims;
+  seal(credentialId: string, claims: StaffClaims): Promise<void>;
+  open(credentialId: string, reason: KeyReason): Promise<StaffClaims>;
   /** The stored (and `sub`) form of an employee id. */
   pseudonym(employeeId: string): string;
   /** The vault subject of an employee (what `sekisho erase --subject` takes). */
@@ -33,12 +33,12 @@ export function vaultClaims(vault: Vault): ClaimsVault {
     subjectOf,
     department: (name) => departmentPseudonym(vault, name),
     pseudonym: (employeeId) => vault.subjectHash(subjectOf(employeeId)).subarray(0, 16).toString('hex'),
-    seal(credentialId, claims) {
-      const row = vault.seal({ id: recordId(credentialId), purpose: PURPOSE }, Buffer.from(JSON.stringify(claims), 'utf8'), { subject: subjectOf(claims.employee_id) });
-      vault.store.putRecords([row]);
+    async seal(credentialId, claims) {
+      const row = await vault.seal({ id: recordId(credentialId), purpose: PURPOSE }, Buffer.from(JSON.stringify(claims), 'utf8'), { subject: subjectOf(claims.employee_id) });
+      await vault.store.putRecords([row]);
     },
-    open(credentialId, reason) {
-      const pt = vault.read(recordId(credentialId), reason);
+    async open(credentialId, reason) {
+      const pt = await vault.read(recordId(credentialId), reason);
       if (!pt) throw new Error(`credential ${credentialId}: its claims are not in the vault (erased?)`);
       try {
         return JSON.parse(pt.toString('utf8')) as StaffClaims;

@@ -147,7 +147,7 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
         return send(res, 200, await svc.statusListToken(), { 'content-type': 'application/statuslist+jwt', 'cache-control': 'no-cache' });
       case '/oid4vci/token':
         expect('POST');
-        return send(res, 200, svc.vci.token(form(await readBody(req))));
+        return send(res, 200, await svc.vci.token(form(await readBody(req))));
       case '/oid4vci/nonce':
         expect('POST');
         req.resume();

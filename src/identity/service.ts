@@ -153,7 +153,7 @@ export class IdentityService {
     const token = await signStatusList({
       uri: statusUriFor(this.origin),
       iss: this.did,
-      revoked: this.o.store.identity.revokedIndexes(STATUS_LIST_ID),
+      revoked: await this.o.store.identity.revokedIndexes(STATUS_LIST_ID),
       size: STATUS_LIST_SIZE,
       ttlS,
       key: this.o.keys.signer(this.o.config.signing_alg),
@@ -248,7 +248,7 @@ export class IdentityService {
   /** Key rotation: the old key stays in the DID document until its last credential expires. */
   async rotateKey(alg: SigningAlg): Promise<{ retired: string; active: string }> {
     const old = this.o.keys.signer(alg).kid;
-    return this.o.keys.rotate(alg, this.o.store.identity.lastExpiryForKey(old), new Date(this.now()));
+    return this.o.keys.rotate(alg, await this.o.store.identity.lastExpiryForKey(old), new Date(this.now()));
   }
 
   close(): void {

@@ -68,12 +68,12 @@ export interface CreatedOffer {
 }
 
 /** Records a credential to be issued and a single-use pre-authorized code for it. */
-export function createOffer(store: Store, origin: string, sealed: ClaimsVault, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date; txCode?: boolean }): CreatedOffer {
+export async function createOffer(store: Store, origin: string, sealed: ClaimsVault, claims: StaffClaims, o: { credentialTtlDays: number; offerTtlS: number; now?: Date; txCode?: boolean }): Promise<CreatedOffer> {
   const now = o.now ?? new Date();
   let idx = 0;
   for (let i = 0; i < 64; i++) {
     idx = crypto.randomInt(STATUS_LIST_SIZE);
-    if (!store.identity.statusIndexUsed(STATUS_LIST_ID, idx)) break;
+    if (!(await store.identity.statusIndexUsed(STATUS_LIST_ID, idx))) break;
   }
   const credentialId = crypto.randomBytes(8).toString('hex');
   const row: CredentialRow = {
@@ -93,18 +93,18 @@ export function createOffer(store: Store, origin: string, sealed: ClaimsVault, c
     department: sealed.department?.(claims.department) ?? null,
     trained: claims.trainings.length > 0 ? 1 : 0,
   };
-  sealed.seal(credentialId, claims);
-  store.identity.insertCredential(row);
-  return { credentialId, ...offerFor(store, origin, credentialId, o.offerTtlS, now, o.txCode) };
+  await sealed.seal(credentialId, claims);
+  await store.identity.insertCredential(row);
+  return { credentialId, ...(await offerFor(store, origin, credentialId, o.offerTtlS, now, o.txCode)) };
 }
 
 /** A fresh single-use offer for a recorded credential (`sekisho credential offer`). */
-export function offerFor(store: Store, origin: string, credentialId: string, offerTtlS: number, now = new Date(), txCode = false): { offer: Record<string, unknown>; uri: string; txCode?: string } {
+export async function offerFor(store: Store, origin: string, credentialId: string, offerTtlS: number, now = new Date(), txCode = false): Promise<{ offer: Record<string, unknown>; uri: string; txCode?: string }> {
   const code = crypto.randomBytes(32).toString('base64url');
   // §4.1.1 tx_code: a PIN given to the person over another channel, so that an intercepted
   // offer (a photographed QR code) alone cannot obtain the credential. 5 wrong tries burn it.
   const pin = txCode ? String(crypto.randomInt(1_000_000)).padStart(6, '0') : undefined;
-  store.identity.insertOffer({
+  await store.identity.insertOffer({
     id: crypto.randomBytes(8).toString('hex'),
     credential_id: credentialId,
     code_hash: sha(code),
@@ -197,11 +197,11 @@ export class VciIssuer {
   }
 
   /** Token endpoint (§6): pre-authorized code → access token, once. */
-  token(form: URLSearchParams): { access_token: string; token_type: 'Bearer'; expires_in: number } {
+  async token(form: URLSearchParams): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number }> {
     if (form.get('grant_type') !== PRE_AUTH_GRANT) throw grantErr('grant_type が正しくありません', 'Unsupported grant_type');
     const code = form.get('pre-authorized_code') ?? '';
     if (code.length < 16 || code.length > 128) throw grantErr('事前認可コードが正しくありません', 'Invalid pre-authorized code');
-    const offer = this.d.store.identity.offerByCodeHash(sha(code));
+    const offer = await this.d.store.identity.offerByCodeHash(sha(code));
     const nowIso = new Date(this.d.now()).toISOString();
     if (!offer) throw grantErr('事前認可コードが正しくありません', 'Invalid pre-authorized code');
     if (offer.redeemed_at) throw grantErr('この事前認可コードは使用済みです', 'This pre-authorized code has already been used');
@@ -210,15 +210,15 @@ export class VciIssuer {
       const given = sha(form.get('tx_code') ?? '');
       if ((offer.tx_attempts ?? 0) >= 5) throw grantErr('取引コードの誤りが多すぎたため、この申し出は無効です。再発行を依頼してください', 'Too many wrong transaction codes: this offer is void; ask for a new one');
       if (!crypto.timingSafeEqual(given, offer.tx_code_hash)) {
-        this.d.store.identity.txCodeFailed(offer.id);
+        await this.d.store.identity.txCodeFailed(offer.id);
         throw grantErr('取引コード (tx_code) が正しくありません', 'The transaction code (tx_code) is wrong');
       }
     }
-    const cred = this.d.store.identity.credential(offer.credential_id);
+    const cred = await this.d.store.identity.credential(offer.credential_id);
     if (!cred || cred.revoked_at) throw grantErr('この資格情報は失効しています', 'This credential has been revoked');
     const access = crypto.randomBytes(32).toString('base64url');
     const expiresIn = 300;
-    if (!this.d.store.identity.redeemOffer(offer.id, nowIso, sha(access), new Date(this.d.now() + expiresIn * 1000).toISOString())) {
+    if (!(await this.d.store.identity.redeemOffer(offer.id, nowIso, sha(access), new Date(this.d.now() + expiresIn * 1000).toISOString()))) {
       throw grantErr('この事前認可コードは使用済みです', 'This pre-authorized code has already been used');
     }
     return { access_token: access, token_type: 'Bearer', expires_in: expiresIn };
@@ -237,7 +237,7 @@ export class VciIssuer {
 
   /** Credential endpoint (§8): verifies the key proof and issues the SD-JWT VC bound to that key. */
   async credential(accessToken: string, body: unknown): Promise<{ credentials: { credential: string }[] }> {
-    const offer = accessToken.length <= 128 ? this.d.store.identity.offerByAccessHash(sha(accessToken)) : undefined;
+    const offer = accessToken.length <= 128 ? await this.d.store.identity.offerByAccessHash(sha(accessToken)) : undefined;
     const nowMs = this.d.now();
     if (!offer || !offer.access_expires_at || offer.access_expires_at <= new Date(nowMs).toISOString()) throw tokenErr('アクセストークンが正しくないか期限切れです', 'The access token is invalid or expired');
     const b = body as { credential_configuration_id?: unknown; proofs?: { jwt?: unknown }; proof?: { proof_type?: unknown; jwt?: unknown } };
@@ -247,9 +247,9 @@ export class VciIssuer {
     const jwts = Array.isArray(b.proofs?.jwt) ? b.proofs!.jwt : b.proof?.proof_type === 'jwt' ? [b.proof.jwt] : [];
     if (jwts.length !== 1 || typeof jwts[0] !== 'string' || jwts[0].length > 8192) throw proofErr('鍵の証明 (proof) を 1 つ付けてください', 'Send exactly one key proof');
     const holderJwk = await this.verifyProof(jwts[0], nowMs);
-    const cred = this.d.store.identity.credential(offer.credential_id);
+    const cred = await this.d.store.identity.credential(offer.credential_id);
     if (!cred || cred.revoked_at) throw tokenErr('この資格情報は失効しています', 'This credential has been revoked');
-    if (!this.d.store.identity.markOfferIssued(offer.id, new Date(nowMs).toISOString())) throw tokenErr('この申し出の資格情報は発行済みです', 'The credential of this offer has already been issued');
+    if (!(await this.d.store.identity.markOfferIssued(offer.id, new Date(nowMs).toISOString()))) throw tokenErr('この申し出の資格情報は発行済みです', 'The credential of this offer has already been issued');
     const sdJwt = await this.issue(cred, holderJwk, nowMs);
     return { credentials: [{ credential: sdJwt }] };
   }
@@ -274,7 +274,7 @@ export class VciIssuer {
 
   /** The SD-JWT VC itself: registered claims visible, personal claims selectively disclosable. */
   async issue(cred: CredentialRow, holderJwk: JWK, nowMs: number): Promise<string> {
-    const claims = this.d.claims.open(cred.id, 'request');
+    const claims = await this.d.claims.open(cred.id, 'request');
     const origin = this.d.origin();
     const key = this.d.keys.signer(this.d.alg);
     const iat = Math.floor(nowMs / 1000);
@@ -296,7 +296,7 @@ export class VciIssuer {
       },
       key,
     );
-    this.d.store.identity.markIssued(cred.id, new Date(nowMs).toISOString(), key.kid);
+    await this.d.store.identity.markIssued(cred.id, new Date(nowMs).toISOString(), key.kid);
     return sdJwt;
   }
 }

@@ -2,7 +2,7 @@
  * Assembles a gateway from a loaded configuration: store, keys, policy, routing, backends,
  * checkpoint and HTTP server. `close()` shuts down gracefully.
  */
-import { openSqliteStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault/index.js';
 import { levelIndex, type Policy } from '../policy/index.js';
 import { Router } from '../routing/index.js';
@@ -87,7 +87,7 @@ export interface Core {
 export async function buildCore(
   loaded: LoadedConfig,
   opts: GatewayOptions & {
-    authOverride?: { authenticate(h: string | undefined): Principal };
+    authOverride?: { authenticate(h: string | undefined): Promise<Principal> | Principal };
     /** 'serve': this process owns the audit log (fills gaps, publishes checkpoints); else it only appends. */
     auditRole?: 'serve' | 'client';
   } = {},
@@ -100,7 +100,7 @@ export async function buildCore(
   if (shared.kind === 'redis') log.info({ redis: shared.where }, 'shared state: redis');
   let store: Store;
   try {
-    store = openSqliteStore(loaded.sqlitePath);
+    store = await openStore(loaded);
   } catch (e) {
     await closeShared();
     throw e;
@@ -116,14 +116,14 @@ export async function buildCore(
       onEventError: (e) => log.error({ err: e.message }, 'vault events could not be stored'),
     });
   } catch (e) {
-    store.close();
+    await store.close();
     await closeShared();
     throw e;
   }
   // The audit log's keys come from the vault (its `audit` secret).
   let audit: AuditLog;
   try {
-    audit = new AuditLog({
+    audit = await AuditLog.open({
       store,
       log,
       origin: auditOrigin(config),
@@ -136,7 +136,7 @@ export async function buildCore(
     });
   } catch (e) {
     await vault.close();
-    store.close();
+    await store.close();
     await closeShared();
     throw e;
   }
@@ -156,9 +156,9 @@ export async function buildCore(
         })
       : undefined;
   } catch (e) {
-    audit.close();
+    await audit.close();
     await vault.close();
-    store.close();
+    await store.close();
     await closeShared();
     throw e;
   }
@@ -175,9 +175,9 @@ export async function buildCore(
     gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), departments, env: opts.env, onPolicy: recordPolicy });
   } catch (e) {
     identity?.close();
-    audit.close();
+    await audit.close();
     await vault.close();
-    store.close();
+    await store.close();
     await closeShared();
     throw e;
   }
@@ -230,13 +230,13 @@ export async function buildCore(
     async close() {
       await gens.stopReloading();
       identity?.close();
-      retainer?.flush();
+      await retainer?.drain();
       await importer?.close();
-      audit.close();
+      await audit.close();
       await gens.close();
       await audit.settle();
       await vault.close();
-      store.close();
+      await store.close();
       await closeShared();
     },
   };

@@ -24,7 +24,7 @@ export interface ServerDeps {
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
   /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
-  audit?: (method: string, path: string, authorization: string | undefined) => { status: number; headers: Record<string, string>; body: string | Buffer };
+  audit?: (method: string, path: string, authorization: string | undefined) => Promise<{ status: number; headers: Record<string, string>; body: string | Buffer }>;
   /** The admin console under /console (src/console); absent: 404. */
   console?: { handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
 }
@@ -205,7 +205,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     if (deps.console && (path === '/console' || path.startsWith('/console/'))) return deps.console.handle(req, res, path);
     if (deps.audit && path.startsWith('/audit/v1/')) {
       req.resume();
-      const r = deps.audit(req.method ?? 'GET', path, req.headers.authorization);
+      const r = await deps.audit(req.method ?? 'GET', path, req.headers.authorization);
       res.writeHead(r.status, { ...r.headers, 'content-length': typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength });
       res.end(req.method === 'HEAD' ? undefined : r.body);
       return;

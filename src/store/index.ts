@@ -1,6 +1,8 @@
 /**
  * Persistence. This is the only module that knows SQL engines exist; the rest of Sekisho
- * talks to the `Store` interface. One node: an embedded SQLite file.
+ * talks to the `Store` interface. One implementation over Kysely (store/kysely.ts) and one set
+ * of migrations (store/migrations.ts) for both engines: an embedded SQLite file (one node) or
+ * PostgreSQL (several gateway nodes, `store: { postgres: postgres://… }`).
  */
 export interface ApiKeyRow {
   id: string;
@@ -126,105 +128,158 @@ export interface VaultWrappedRow {
 }
 
 export interface VaultStore {
-  tenantKeys(): VaultTenantKeyRow[];
+  tenantKeys(): Promise<VaultTenantKeyRow[]>;
   /** false when the version exists already (another process created it). */
-  insertTenantKey(row: VaultTenantKeyRow): boolean;
-  retireTenantKey(version: number, at: string): void;
-  secret(purpose: string): { key_version: number; wrapped: Buffer } | undefined;
+  insertTenantKey(row: VaultTenantKeyRow): Promise<boolean>;
+  retireTenantKey(version: number, at: string): Promise<void>;
+  secret(purpose: string): Promise<{ key_version: number; wrapped: Buffer } | undefined>;
   /** false when the purpose exists already. */
-  insertSecret(purpose: string, keyVersion: number, wrapped: Buffer, at: string): boolean;
-  subjectKey(kid: Buffer): VaultSubjectKeyRow | undefined;
-  liveSubjectKey(subjectHash: Buffer): VaultSubjectKeyRow | undefined;
-  insertSubjectKey(row: VaultSubjectKeyRow): void;
-  subjectCount(): number;
-  /** Deletes the subject's keys (secure_delete overwrites them) and notes the erasure. */
-  eraseSubject(subjectHash: Buffer, at: string): { keys: number; records: number };
-  erasuresSince(id: number): { id: number; subject_hash: Buffer }[];
-  erasureCount(): number;
-  putRecords(rows: readonly VaultRecordRow[]): void;
-  record(id: string): VaultRecordRow | undefined;
-  recordIds(subjectHash: Buffer): string[];
+  insertSecret(purpose: string, keyVersion: number, wrapped: Buffer, at: string): Promise<boolean>;
+  subjectKey(kid: Buffer): Promise<VaultSubjectKeyRow | undefined>;
+  liveSubjectKey(subjectHash: Buffer): Promise<VaultSubjectKeyRow | undefined>;
+  insertSubjectKey(row: VaultSubjectKeyRow): Promise<void>;
+  subjectCount(): Promise<number>;
+  /** Deletes the subject's keys (secure_delete overwrites them on SQLite) and notes the erasure. */
+  eraseSubject(subjectHash: Buffer, at: string): Promise<{ keys: number; records: number }>;
+  erasuresSince(id: number): Promise<{ id: number; subject_hash: Buffer }[]>;
+  erasureCount(): Promise<number>;
+  putRecords(rows: readonly VaultRecordRow[]): Promise<void>;
+  record(id: string): Promise<VaultRecordRow | undefined>;
+  recordIds(subjectHash: Buffer): Promise<string[]>;
   /** Rows per key version and table (for `keys status`). */
-  versionCounts(): { table: VaultWrappedTable; key_version: number; n: number }[];
+  versionCounts(): Promise<{ table: VaultWrappedTable; key_version: number; n: number }[]>;
   /** Up to `limit` rows wrapped under a version other than `current` (and not 0). */
-  stale(current: number, limit: number): VaultWrappedRow[];
+  stale(current: number, limit: number): Promise<VaultWrappedRow[]>;
   /** Replaces rows still at their old version; returns how many changed. */
-  rewrap(rows: readonly (VaultWrappedRow & { to: number })[]): number;
-  appendEvents(rows: readonly VaultEventRow[]): void;
-  events(limit: number): (VaultEventRow & { id: number })[];
+  rewrap(rows: readonly (VaultWrappedRow & { to: number })[]): Promise<number>;
+  appendEvents(rows: readonly VaultEventRow[]): Promise<void>;
+  events(limit: number): Promise<(VaultEventRow & { id: number })[]>;
   /** Events with id > after, ascending (at most limit). */
-  eventsAfter(after: number, limit: number): (VaultEventRow & { id: number })[];
-  /** Moves the WAL into the database and truncates it (after an erasure). */
-  checkpoint(): void;
+  eventsAfter(after: number, limit: number): Promise<(VaultEventRow & { id: number })[]>;
+  /**
+   * After an erasure: SQLite moves the WAL into the database and truncates it; PostgreSQL
+   * vacuums the subject-key table (see the README for what each leaves on disk).
+   */
+  checkpoint(): Promise<void>;
 }
 
+export type StoreKind = 'sqlite' | 'postgres';
+
 export interface Store {
-  readonly kind: 'sqlite';
+  readonly kind: StoreKind;
+  /** Where the data lives, for logs (a file, or a URL without its password). */
+  readonly describe: string;
   identity: {
-    insertCredential(row: CredentialRow): void;
-    credential(id: string): CredentialRow | undefined;
-    credentials(): CredentialRow[];
+    insertCredential(row: CredentialRow): Promise<void>;
+    credential(id: string): Promise<CredentialRow | undefined>;
+    credentials(): Promise<CredentialRow[]>;
     /** Revokes by credential id, employee id or subject; returns how many. */
-    revokeCredential(idOrSubject: string, at: string): number;
-    revokedIndexes(list: number): number[];
-    statusIndexUsed(list: number, idx: number): boolean;
-    markIssued(id: string, at: string, kid: string): void;
+    revokeCredential(idOrSubject: string, at: string): Promise<number>;
+    revokedIndexes(list: number): Promise<number[]>;
+    statusIndexUsed(list: number, idx: number): Promise<boolean>;
+    markIssued(id: string, at: string, kid: string): Promise<void>;
     /** The latest expiry of an unrevoked credential signed by `kid` (key rotation). */
-    lastExpiryForKey(kid: string): string | undefined;
-    insertOffer(row: OfferRow): void;
-    offerByCodeHash(hash: Buffer): OfferRow | undefined;
-    offerByAccessHash(hash: Buffer): OfferRow | undefined;
+    lastExpiryForKey(kid: string): Promise<string | undefined>;
+    insertOffer(row: OfferRow): Promise<void>;
+    offerByCodeHash(hash: Buffer): Promise<OfferRow | undefined>;
+    offerByAccessHash(hash: Buffer): Promise<OfferRow | undefined>;
     /** Single use: false when the offer was already redeemed. */
-    redeemOffer(id: string, at: string, accessHash: Buffer, accessExpires: string): boolean;
-    markOfferIssued(id: string, at: string): boolean;
+    redeemOffer(id: string, at: string, accessHash: Buffer, accessExpires: string): Promise<boolean>;
+    markOfferIssued(id: string, at: string): Promise<boolean>;
     /** Counts a wrong transaction code; returns the number of failures so far. */
-    txCodeFailed(id: string): number;
+    txCodeFailed(id: string): Promise<number>;
   };
   vault: VaultStore;
   apiKeys: {
-    insert(row: ApiKeyRow): void;
-    findByHash(hash: Buffer): ApiKeyRow | undefined;
-    list(): ApiKeyRow[];
+    insert(row: ApiKeyRow): Promise<void>;
+    findByHash(hash: Buffer): Promise<ApiKeyRow | undefined>;
+    list(): Promise<ApiKeyRow[]>;
     /** Revokes by id or name; returns the number of keys revoked. */
-    revoke(idOrName: string, at: string): number;
-    count(): number;
+    revoke(idOrName: string, at: string): Promise<number>;
+    count(): Promise<number>;
   };
   records: {
     /** The next free sequence number (one past the highest stored). */
-    nextSeq(): number;
-    /** Appends decision records and (in the same transaction) audit log entries. */
-    append(rows: readonly DecisionRecord[], entries?: readonly AuditEntryRow[]): void;
-    byRequestId(id: string): DecisionRecord | undefined;
-    count(): number;
+    nextSeq(): Promise<number>;
+    /**
+     * Appends audit log entries and their decision records in one transaction (a group
+     * commit). An entry whose index is already taken (by a `lost` leaf another node wrote for
+     * it) is not written, nor is its decision record: the returned list names those indices
+     * (normally empty).
+     */
+    append(rows: readonly DecisionRecord[], entries?: readonly AuditEntryRow[]): Promise<number[]>;
+    byRequestId(id: string): Promise<DecisionRecord | undefined>;
+    count(): Promise<number>;
   };
   /** The audit log (issue #6): entries, hash tiles, signed checkpoints. */
   audit: {
-    append(entries: readonly AuditEntryRow[]): void;
+    /** Writes entries; indices already taken are skipped (returns how many were written). */
+    append(entries: readonly AuditEntryRow[]): Promise<number>;
     /** The highest entry index stored, or -1. */
-    maxIndex(): number;
+    maxIndex(): Promise<number>;
     /** The stored entry indices in [from, to), ascending. */
-    indicesIn(from: number, to: number): number[];
+    indicesIn(from: number, to: number): Promise<number[]>;
     /** The stored entries in [from, to), ascending. */
-    entries(from: number, to: number): AuditEntryRow[];
+    entries(from: number, to: number): Promise<AuditEntryRow[]>;
     /** The bytes of the stored entries in [from, to), ascending (no gaps means length = to - from). */
-    entryData(from: number, to: number): Buffer[];
-    entry(idx: number): Buffer | undefined;
-    tile(level: number, n: number): Buffer | undefined;
+    entryData(from: number, to: number): Promise<Buffer[]>;
+    entry(idx: number): Promise<Buffer | undefined>;
+    tile(level: number, n: number): Promise<Buffer | undefined>;
     /** A tile's interior nodes (heights 1–7 inside it), kept to answer proofs fast. */
-    tileInner(level: number, n: number): Buffer | undefined;
-    /** Writes tiles and a checkpoint in one transaction. */
-    publish(tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string): void;
-    latestCheckpoint(): AuditCheckpointRow | undefined;
-    checkpoint(size: number): AuditCheckpointRow | undefined;
+    tileInner(level: number, n: number): Promise<Buffer | undefined>;
+    /**
+     * Writes tiles and a checkpoint in one transaction. With `from` (the size the tiles were
+     * built on), only when the latest checkpoint still has that size: false when another
+     * integrator published meanwhile (nothing is written).
+     */
+    publish(tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string, from?: number): Promise<boolean>;
+    latestCheckpoint(): Promise<AuditCheckpointRow | undefined>;
+    checkpoint(size: number): Promise<AuditCheckpointRow | undefined>;
     /** Replaces a checkpoint's note (to add witness cosignatures). */
-    setCheckpointNote(size: number, note: string): void;
+    setCheckpointNote(size: number, note: string): Promise<void>;
     /** How far an outside event source (such as `vault_events`) has been copied into the log. */
-    importCursor(source: string): number;
-    setImportCursor(source: string, lastId: number): void;
+    importCursor(source: string): Promise<number>;
+    setImportCursor(source: string, lastId: number): Promise<void>;
   };
+  /**
+   * Coordination of several gateway nodes over one database (PostgreSQL only): index
+   * reservations on the shared counter, node liveness and the integrator's leadership.
+   */
+  cluster: Cluster | undefined;
   /** What the admin console reads (issue #8): aggregates and searches, all asynchronous. */
   console: ConsoleStore;
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** One reservation of consecutive audit log indices by a node. */
+export interface Reservation {
+  first: number;
+  count: number;
+  node: number;
+}
+
+export interface Cluster {
+  /** Starts this node's lock session (on first use); resolves with the node's id. */
+  start(): Promise<number>;
+  /** This node's id (never reused; after start); its liveness is a session advisory lock. */
+  readonly nodeId: number;
+  /** Reserves `count` consecutive indices for this node; resolves with the first. */
+  reserve(count: number): Promise<number>;
+  /** The next index the counter will hand out. */
+  next(): Promise<number>;
+  /** Reservations that overlap [from, to), ascending. */
+  reservations(from: number, to: number): Promise<Reservation[]>;
+  /** Whether the node is alive (holds its lock). Dead nodes never come back. */
+  alive(node: number): Promise<boolean>;
+  /** Forgets reservations that end at or before `size` (integrated), and those of `node` when given. */
+  dropReservations(size: number, node?: number): Promise<void>;
+  /** Takes (or keeps) the integrator's lock; false while another node holds it. */
+  lead(): Promise<boolean>;
+  /** Whether this node held the integrator's lock at the last check. */
+  readonly leader: boolean;
+  /** Called when the lock session broke (the node got a new id: reservations of the old one are void). */
+  onReset(fn: () => void): void;
+  close(): Promise<void>;
 }
 
 /** Counts per minute (`YYYY-MM-DDTHH:MM`, UTC), level and decision. */
@@ -292,4 +347,5 @@ export interface AuditCheckpointRow {
   ts: string;
 }
 
-export { openSqliteStore } from './sqlite.js';
+export { openStore, openSqliteStore, openPostgresStore, storeTarget, describeTarget, type StoreTarget } from './open.js';
+export { StoreError } from './errors.js';

@@ -1,11 +1,29 @@
+/**
+ * The embedded engine: one SQLite file (better-sqlite3 v12) under Kysely's SqliteDialect.
+ *
+ * Security settings kept from the start: WAL with synchronous=NORMAL (a committed transaction
+ * survives the death of the process), secure_delete=ON (deleted rows, such as erased subject
+ * keys, are overwritten rather than left in free pages) and a WAL checkpoint after an erasure.
+ *
+ * Kysely prepares every query it runs; the database handed to it caches prepared statements
+ * by SQL text, so the request path re-uses them as before.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { consoleStore } from './console-sqlite.js';
-import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import type { Store } from './index.js';
+import type { DB } from './schema.js';
+import { kyselyStore } from './kysely.js';
+import { runMigrations } from './migrate.js';
+import { StoreError } from './errors.js';
 
-/** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
-const MIGRATIONS: string[] = [
+/**
+ * The schema before Kysely (Sekisho 0.1): statements applied in order, `PRAGMA user_version`
+ * counting them. A file at a lower version is brought to 7 with them, then adopted by the
+ * Kysely migrations. Never edit.
+ */
+export const LEGACY: string[] = [
   `CREATE TABLE api_keys (
      id TEXT PRIMARY KEY,
      name TEXT NOT NULL,
@@ -136,8 +154,8 @@ const MIGRATIONS: string[] = [
      source TEXT PRIMARY KEY,
      last_id INTEGER NOT NULL
    );`,
-  // The console (issue #8): who asked, by department and training status (adoption), and the
-  // indexes its aggregate queries use. The workforce per department comes from the credentials.
+  // The console (issue #8, shipped as user_version 7): who asked, by department and training
+  // status (adoption), and the indexes its aggregate queries use.
   `ALTER TABLE decisions ADD COLUMN department TEXT NOT NULL DEFAULT '';
    ALTER TABLE decisions ADD COLUMN trained INTEGER;
    CREATE INDEX decisions_ts ON decisions(ts, level, decision);
@@ -146,240 +164,74 @@ const MIGRATIONS: string[] = [
    ALTER TABLE identity_credentials ADD COLUMN trained INTEGER;`,
 ];
 
-export function openSqliteStore(file: string): Store {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  // Deleted content (erased subject keys) is overwritten, not left in free pages.
-  db.pragma('secure_delete = ON');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    db.close();
-    throw new Error(`${file}: the database schema (version ${version}) is newer than this Sekisho (${MIGRATIONS.length}); upgrade Sekisho`);
-  }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+/** user_version of a file managed by Kysely migrations (an older Sekisho refuses it as newer). */
+const KYSELY_USER_VERSION = LEGACY.length + 1;
 
-  const insKey = db.prepare(
-    'INSERT INTO api_keys (id, name, prefix, hash, default_level, max_level, created_at, revoked_at) VALUES (@id, @name, @prefix, @hash, @default_level, @max_level, @created_at, @revoked_at)',
-  );
-  const keyByHash = db.prepare('SELECT * FROM api_keys WHERE hash = ?');
-  const listKeys = db.prepare('SELECT * FROM api_keys ORDER BY created_at, id');
-  const revokeKey = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL');
-  const countKeys = db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL');
-  const maxSeq = db.prepare('SELECT max(seq) AS m FROM decisions');
-  // Records are appended in batches: one multi-row INSERT per 32 rows is several times
-  // cheaper than 32 single-row statements.
-  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts', 'department', 'trained'] as const;
-  const insertSql = (rows: number) =>
-    `INSERT INTO decisions (${COLS.join(', ')}) VALUES ${Array.from({ length: rows }, () => `(${COLS.map(() => '?').join(', ')})`).join(', ')}`;
-  const GROUP = 32;
-  const insOne = db.prepare(insertSql(1));
-  const insGroup = db.prepare(insertSql(GROUP));
-  const values = (r: DecisionRecord) => COLS.map((c) => r[c] ?? (c === 'department' ? '' : null));
-  const decisionByReq = db.prepare('SELECT * FROM decisions WHERE request_id = ? ORDER BY seq DESC LIMIT 1');
-  const countDecisions = db.prepare('SELECT count(*) AS n FROM decisions');
-  const insEntryOne = db.prepare('INSERT INTO audit_entries (idx, data) VALUES (?, ?)');
-  const insEntryGroup = db.prepare(`INSERT INTO audit_entries (idx, data) VALUES ${Array.from({ length: GROUP }, () => '(?, ?)').join(', ')}`);
-  const insertEntries = (entries: readonly AuditEntryRow[]) => {
-    let i = 0;
-    for (; i + GROUP <= entries.length; i += GROUP) insEntryGroup.run(entries.slice(i, i + GROUP).flatMap((e) => [e.idx, e.data]));
-    for (; i < entries.length; i++) insEntryOne.run(entries[i]!.idx, entries[i]!.data);
-  };
-  const appendMany = db.transaction((rows: readonly DecisionRecord[], entries: readonly AuditEntryRow[] | undefined) => {
-    let i = 0;
-    for (; i + GROUP <= rows.length; i += GROUP) insGroup.run(rows.slice(i, i + GROUP).flatMap(values));
-    for (; i < rows.length; i++) insOne.run(values(rows[i]!));
-    if (entries) insertEntries(entries);
-  });
-  const appendEntries = db.transaction((entries: readonly AuditEntryRow[]) => insertEntries(entries));
-  const importCursor = db.prepare('SELECT last_id FROM audit_imports WHERE source = ?');
-  const setImportCursor = db.prepare('INSERT INTO audit_imports (source, last_id) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET last_id = excluded.last_id');
-  const maxEntry = db.prepare('SELECT max(idx) AS m FROM audit_entries');
-  const entriesFrom = db.prepare('SELECT idx, data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx');
-  const entryIdxFrom = db.prepare('SELECT idx FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
-  const entryDataFrom = db.prepare('SELECT data FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
-  const entryAt = db.prepare('SELECT data FROM audit_entries WHERE idx = ?').pluck();
-  const tileAt = db.prepare('SELECT data FROM audit_tiles WHERE level = ? AND n = ?').pluck();
-  const tileInnerAt = db.prepare('SELECT inner FROM audit_tiles WHERE level = ? AND n = ?').pluck();
-  const putTile = db.prepare('INSERT INTO audit_tiles (level, n, data, inner) VALUES (?, ?, ?, ?) ON CONFLICT (level, n) DO UPDATE SET data = excluded.data, inner = excluded.inner');
-  const putCheckpoint = db.prepare('INSERT INTO audit_checkpoints (size, note, ts) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note, ts = excluded.ts');
-  const latestCp = db.prepare('SELECT size, note, ts FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
-  const cpAt = db.prepare('SELECT size, note, ts FROM audit_checkpoints WHERE size = ?');
-  const setCpNote = db.prepare('UPDATE audit_checkpoints SET note = ? WHERE size = ?');
-  const publish = db.transaction((tiles: readonly { level: number; n: number; data: Buffer; inner?: Buffer }[], size: number, note: string, ts: string) => {
-    for (const t of tiles) putTile.run(t.level, t.n, t.data, t.inner ?? null);
-    putCheckpoint.run(size, note, ts);
-  });
-
-  const insCred = db.prepare(
-    'INSERT INTO identity_credentials (id, subject, employee_id, claims, status_list, status_idx, kid, created_at, issued_at, expires_at, revoked_at, department, trained) VALUES (@id, @subject, @employee_id, @claims, @status_list, @status_idx, @kid, @created_at, @issued_at, @expires_at, @revoked_at, @department, @trained)',
-  );
-  const credById = db.prepare('SELECT * FROM identity_credentials WHERE id = ?');
-  const listCreds = db.prepare('SELECT * FROM identity_credentials ORDER BY created_at, id');
-  const revokeCred = db.prepare('UPDATE identity_credentials SET revoked_at = ? WHERE (id = ? OR employee_id = ? OR subject = ?) AND revoked_at IS NULL');
-  const revokedIdx = db.prepare('SELECT status_idx FROM identity_credentials WHERE status_list = ? AND revoked_at IS NOT NULL');
-  const usedIdx = db.prepare('SELECT 1 FROM identity_credentials WHERE status_list = ? AND status_idx = ?');
-  const markIssued = db.prepare('UPDATE identity_credentials SET issued_at = ?, kid = ? WHERE id = ?');
-  const lastExpiry = db.prepare('SELECT max(expires_at) AS m FROM identity_credentials WHERE kid = ? AND revoked_at IS NULL');
-  const insOffer = db.prepare(
-    'INSERT INTO identity_offers (id, credential_id, code_hash, expires_at, redeemed_at, access_hash, access_expires_at, issued_at, tx_code_hash) VALUES (@id, @credential_id, @code_hash, @expires_at, @redeemed_at, @access_hash, @access_expires_at, @issued_at, @tx_code_hash)',
-  );
-  const offerByCode = db.prepare('SELECT * FROM identity_offers WHERE code_hash = ?');
-  const offerByAccess = db.prepare('SELECT * FROM identity_offers WHERE access_hash = ?');
-  const redeemOffer = db.prepare('UPDATE identity_offers SET redeemed_at = ?, access_hash = ?, access_expires_at = ? WHERE id = ? AND redeemed_at IS NULL');
-  const txFailed = db.prepare('UPDATE identity_offers SET tx_attempts = tx_attempts + 1 WHERE id = ? RETURNING tx_attempts');
-  const offerIssued = db.prepare('UPDATE identity_offers SET issued_at = ? WHERE id = ? AND issued_at IS NULL');
-
+/** better-sqlite3 with a bounded cache of prepared statements (Kysely prepares per query). */
+function cachingDatabase(db: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
   return {
-    kind: 'sqlite',
-    identity: {
-      insertCredential: (row: CredentialRow) => void insCred.run({ department: null, trained: null, ...row }),
-      credential: (id: string) => credById.get(id) as CredentialRow | undefined,
-      credentials: () => listCreds.all() as CredentialRow[],
-      revokeCredential: (idOrSubject: string, at: string) => revokeCred.run(at, idOrSubject, idOrSubject, idOrSubject).changes,
-      revokedIndexes: (list: number) => (revokedIdx.all(list) as { status_idx: number }[]).map((r) => r.status_idx),
-      statusIndexUsed: (list: number, idx: number) => usedIdx.get(list, idx) !== undefined,
-      markIssued: (id: string, at: string, kid: string) => void markIssued.run(at, kid, id),
-      lastExpiryForKey: (kid: string) => (lastExpiry.get(kid) as { m: string | null }).m ?? undefined,
-      insertOffer: (row: OfferRow) => void insOffer.run(row),
-      offerByCodeHash: (h: Buffer) => offerByCode.get(h) as OfferRow | undefined,
-      offerByAccessHash: (h: Buffer) => offerByAccess.get(h) as OfferRow | undefined,
-      redeemOffer: (id: string, at: string, accessHash: Buffer, accessExpires: string) => redeemOffer.run(at, accessHash, accessExpires, id).changes === 1,
-      markOfferIssued: (id: string, at: string) => offerIssued.run(at, id).changes === 1,
-      txCodeFailed: (id: string) => (txFailed.get(id) as { tx_attempts: number } | undefined)?.tx_attempts ?? 0,
-    },
-    vault: vaultStore(db),
-    apiKeys: {
-      insert: (row: ApiKeyRow) => void insKey.run(row),
-      findByHash: (hash: Buffer) => keyByHash.get(hash) as ApiKeyRow | undefined,
-      list: () => listKeys.all() as ApiKeyRow[],
-      revoke: (idOrName: string, at: string) => revokeKey.run(at, idOrName, idOrName).changes,
-      count: () => (countKeys.get() as { n: number }).n,
-    },
-    records: {
-      nextSeq: () => ((maxSeq.get() as { m: number | null }).m ?? -1) + 1,
-      append: (rows, entries) => appendMany(rows, entries),
-      byRequestId: (id) => decisionByReq.get(id) as DecisionRecord | undefined,
-      count: () => (countDecisions.get() as { n: number }).n,
-    },
-    audit: {
-      append: (entries) => appendEntries(entries),
-      maxIndex: () => ((maxEntry.get() as { m: number | null }).m ?? -1),
-      importCursor: (source) => (importCursor.get(source) as { last_id: number } | undefined)?.last_id ?? 0,
-      setImportCursor: (source, lastId) => void setImportCursor.run(source, lastId),
-      indicesIn: (from, to) => entryIdxFrom.all(from, to) as number[],
-      entries: (from, to) => entriesFrom.all(from, to) as AuditEntryRow[],
-      entryData: (from, to) => entryDataFrom.all(from, to) as Buffer[],
-      entry: (idx) => entryAt.get(idx) as Buffer | undefined,
-      tile: (level, n) => tileAt.get(level, n) as Buffer | undefined,
-      tileInner: (level, n) => (tileInnerAt.get(level, n) as Buffer | null | undefined) ?? undefined,
-      publish: (tiles, size, note, ts) => publish(tiles, size, note, ts),
-      latestCheckpoint: () => latestCp.get() as AuditCheckpointRow | undefined,
-      checkpoint: (size) => cpAt.get(size) as AuditCheckpointRow | undefined,
-      setCheckpointNote: (size, note) => void setCpNote.run(note, size),
-    },
-    console: consoleStore(db),
     close: () => db.close(),
+    prepare(text: string) {
+      let s = cache.get(text);
+      if (!s) {
+        s = db.prepare(text);
+        if (cache.size >= 512) cache.clear();
+        cache.set(text, s);
+      }
+      return s as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
   };
 }
 
-const WRAPPED: Record<VaultWrappedTable, { table: string; id: string; data: string }> = {
-  secrets: { table: 'vault_secrets', id: 'purpose', data: 'wrapped' },
-  subject_keys: { table: 'vault_subject_keys', id: 'kid', data: 'wrapped' },
-  records: { table: 'vault_records', id: 'id', data: 'blob' },
-};
-
-function vaultStore(db: Database.Database): VaultStore {
-  const tenantKeys = db.prepare('SELECT * FROM vault_tenant_keys ORDER BY version');
-  const insTenantKey = db.prepare('INSERT OR IGNORE INTO vault_tenant_keys (version, wrapped, created_at, retired_at) VALUES (@version, @wrapped, @created_at, @retired_at)');
-  const retire = db.prepare('UPDATE vault_tenant_keys SET wrapped = NULL, retired_at = ? WHERE version = ?');
-  const secret = db.prepare('SELECT key_version, wrapped FROM vault_secrets WHERE purpose = ?');
-  const insSecret = db.prepare('INSERT OR IGNORE INTO vault_secrets (purpose, key_version, wrapped, created_at) VALUES (?, ?, ?, ?)');
-  const subjectKey = db.prepare('SELECT * FROM vault_subject_keys WHERE kid = ?');
-  const liveSubjectKey = db.prepare('SELECT * FROM vault_subject_keys WHERE subject_hash = ? ORDER BY created_at DESC LIMIT 1');
-  const insSubjectKey = db.prepare('INSERT INTO vault_subject_keys (kid, subject_hash, key_version, wrapped, created_at) VALUES (@kid, @subject_hash, @key_version, @wrapped, @created_at)');
-  const subjectCount = db.prepare('SELECT count(DISTINCT subject_hash) AS n FROM vault_subject_keys');
-  const delSubjectKeys = db.prepare('DELETE FROM vault_subject_keys WHERE subject_hash = ?');
-  const countSubjectRecords = db.prepare('SELECT count(*) AS n FROM vault_records WHERE subject_hash = ?');
-  const insErasure = db.prepare('INSERT INTO vault_erasures (subject_hash, ts, keys, records) VALUES (?, ?, ?, ?)');
-  const erasuresSince = db.prepare('SELECT id, subject_hash FROM vault_erasures WHERE id > ? ORDER BY id');
-  const erasureCount = db.prepare('SELECT count(*) AS n FROM vault_erasures');
-  const putRecord = db.prepare('INSERT OR REPLACE INTO vault_records (id, purpose, subject_hash, key_version, level, blob, created_at) VALUES (@id, @purpose, @subject_hash, @key_version, @level, @blob, @created_at)');
-  const record = db.prepare('SELECT * FROM vault_records WHERE id = ?');
-  const recordIds = db.prepare('SELECT id FROM vault_records WHERE subject_hash = ? ORDER BY created_at');
-  const counts = db.prepare(
-    `SELECT 'secrets' AS tbl, key_version, count(*) AS n FROM vault_secrets GROUP BY key_version
-     UNION ALL SELECT 'subject_keys', key_version, count(*) FROM vault_subject_keys GROUP BY key_version
-     UNION ALL SELECT 'records', key_version, count(*) FROM vault_records GROUP BY key_version`,
-  );
-  const stale = Object.fromEntries(
-    Object.entries(WRAPPED).map(([k, t]) => [k, db.prepare(`SELECT ${t.id} AS id, key_version, ${t.data} AS data FROM ${t.table} WHERE key_version > 0 AND key_version <> ? LIMIT ?`)]),
-  ) as Record<VaultWrappedTable, Database.Statement>;
-  const rewrapStmt = Object.fromEntries(
-    Object.entries(WRAPPED).map(([k, t]) => [k, db.prepare(`UPDATE ${t.table} SET key_version = ?, ${t.data} = ? WHERE ${t.id} = ? AND key_version = ?`)]),
-  ) as Record<VaultWrappedTable, Database.Statement>;
-  const insEvent = db.prepare('INSERT INTO vault_events (ts, kind, reason, purpose, key_version, subject_hash, detail) VALUES (@ts, @kind, @reason, @purpose, @key_version, @subject_hash, @detail)');
-  const events = db.prepare('SELECT * FROM vault_events ORDER BY id DESC LIMIT ?');
-  const eventsAfter = db.prepare('SELECT * FROM vault_events WHERE id > ? ORDER BY id LIMIT ?');
-  const erase = db.transaction((hash: Buffer, at: string) => {
-    const keys = delSubjectKeys.run(hash).changes;
-    const records = (countSubjectRecords.get(hash) as { n: number }).n;
-    insErasure.run(hash, at, keys, records);
-    return { keys, records };
-  });
-  // Batches go in as multi-row statements of 16 rows (several times cheaper than one per row).
-  const RCOLS = ['id', 'purpose', 'subject_hash', 'key_version', 'level', 'blob', 'created_at'] as const;
-  const RGROUP = 16;
-  const putGroup = db.prepare(`INSERT OR REPLACE INTO vault_records (${RCOLS.join(', ')}) VALUES ${Array.from({ length: RGROUP }, () => `(${RCOLS.map(() => '?').join(', ')})`).join(', ')}`);
-  const putMany = db.transaction((rows: readonly Parameters<VaultStore['putRecords']>[0][number][]) => {
-    let i = 0;
-    for (; i + RGROUP <= rows.length; i += RGROUP) putGroup.run(rows.slice(i, i + RGROUP).flatMap((r) => RCOLS.map((c) => r[c])));
-    for (; i < rows.length; i++) putRecord.run(rows[i]!);
-  });
-  const rewrapMany = db.transaction((rows: readonly (VaultWrappedRow & { to: number })[]) => {
-    let n = 0;
-    for (const r of rows) n += rewrapStmt[r.table].run(r.to, r.data, r.id, r.key_version).changes;
-    return n;
-  });
-  const eventsMany = db.transaction((rows: readonly Parameters<VaultStore['appendEvents']>[0][number][]) => {
-    for (const r of rows) insEvent.run(r);
-  });
-  return {
-    tenantKeys: () => tenantKeys.all() as ReturnType<VaultStore['tenantKeys']>,
-    insertTenantKey: (row) => insTenantKey.run(row).changes === 1,
-    retireTenantKey: (version, at) => void retire.run(at, version),
-    secret: (purpose) => secret.get(purpose) as { key_version: number; wrapped: Buffer } | undefined,
-    insertSecret: (purpose, v, wrapped, at) => insSecret.run(purpose, v, wrapped, at).changes === 1,
-    subjectKey: (kid) => subjectKey.get(kid) as ReturnType<VaultStore['subjectKey']>,
-    liveSubjectKey: (hash) => liveSubjectKey.get(hash) as ReturnType<VaultStore['liveSubjectKey']>,
-    insertSubjectKey: (row) => void insSubjectKey.run(row),
-    subjectCount: () => (subjectCount.get() as { n: number }).n,
-    eraseSubject: (hash, at) => erase(hash, at),
-    erasuresSince: (id) => erasuresSince.all(id) as { id: number; subject_hash: Buffer }[],
-    erasureCount: () => (erasureCount.get() as { n: number }).n,
-    putRecords: (rows) => putMany(rows),
-    record: (id) => record.get(id) as ReturnType<VaultStore['record']>,
-    recordIds: (hash) => (recordIds.all(hash) as { id: string }[]).map((r) => r.id),
-    versionCounts: () => (counts.all() as { tbl: VaultWrappedTable; key_version: number; n: number }[]).map((r) => ({ table: r.tbl, key_version: r.key_version, n: r.n })),
-    stale: (current, limit) => {
-      const out: VaultWrappedRow[] = [];
-      for (const table of Object.keys(WRAPPED) as VaultWrappedTable[]) {
-        if (out.length >= limit) break;
-        for (const r of stale[table].all(current, limit - out.length) as { id: string | Buffer; key_version: number; data: Buffer }[]) out.push({ table, ...r });
+export async function openSqliteStore(file: string): Promise<Store> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const raw = new Database(file);
+  let db: Kysely<DB> | undefined;
+  try {
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('busy_timeout = 5000');
+    // Deleted content (erased subject keys) is overwritten, not left in free pages.
+    raw.pragma('secure_delete = ON');
+    const version = raw.pragma('user_version', { simple: true }) as number;
+    const managed = raw.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'").get() !== undefined;
+    /** The legacy schema version a pre-Kysely file was adopted at (0: none). */
+    let adopted = 0;
+    if (!managed && version > 0) {
+      if (version > LEGACY.length) {
+        throw new StoreError(
+          'store_newer',
+          `${file}: データベースのスキーマ (user_version ${version}) をこの Sekisho は知りません。Sekisho を更新してください`,
+          `${file}: the database schema (user_version ${version}) is unknown to this Sekisho; upgrade Sekisho`,
+        );
       }
-      return out;
+      // A file written before Kysely: finish its old migrations, then adopt it.
+      for (let v = version; v < LEGACY.length; v++) {
+        raw.transaction(() => {
+          raw.exec(LEGACY[v]!);
+          raw.pragma(`user_version = ${v + 1}`);
+        })();
+      }
+      adopted = LEGACY.length;
+    }
+    db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
+    await runMigrations(db, 'sqlite', { adopted, where: file });
+    if (version !== KYSELY_USER_VERSION) raw.pragma(`user_version = ${KYSELY_USER_VERSION}`);
+  } catch (e) {
+    if (db) await db.destroy();
+    else raw.close();
+    throw e;
+  }
+  const kdb = db;
+  return kyselyStore(kdb, {
+    kind: 'sqlite',
+    describe: file,
+    cluster: undefined,
+    // Copies of the deleted rows may linger in the WAL until a checkpoint.
+    afterErasure: async (d) => {
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(d);
     },
-    rewrap: (rows) => rewrapMany(rows),
-    appendEvents: (rows) => eventsMany(rows),
-    events: (limit) => events.all(limit) as ReturnType<VaultStore['events']>,
-    eventsAfter: (after, limit) => eventsAfter.all(after, limit) as ReturnType<VaultStore['eventsAfter']>,
-    checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
-  };
+    close: () => kdb.destroy(),
+  });
 }

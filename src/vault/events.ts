@@ -40,8 +40,8 @@ export interface VaultEvents {
   keyAccess(e: KeyAccessEvent): void;
   erasure(e: ErasureEvent): void;
   rotation(e: RotationEvent): void;
-  /** Writes what is queued (called on close). */
-  flush?(): void;
+  /** Writes what is queued (called on close); resolves once written (or failed). */
+  flush?(): void | Promise<void>;
 }
 
 /** Persists events in the store: key accesses batched, erasures and rotations at once. */
@@ -58,33 +58,37 @@ export class StoreEvents implements VaultEvents {
   keyAccess(e: KeyAccessEvent): void {
     const { ts, reason, purpose, keyVersion, subjectHash, ...rest } = e;
     this.queue.push({ ts, kind: 'key_access', reason, purpose, key_version: keyVersion, subject_hash: subjectHash ? Buffer.from(subjectHash, 'hex') : null, detail: JSON.stringify(rest) });
-    if (this.queue.length >= 256) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
+    if (this.queue.length >= 256) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs).unref();
   }
 
   erasure(e: ErasureEvent): void {
     this.queue.push({ ts: e.ts, kind: 'erasure', reason: 'erasure', purpose: 'subject-key', key_version: null, subject_hash: Buffer.from(e.subjectHash, 'hex'), detail: JSON.stringify({ keys: e.keys, records: e.records }) });
-    this.flush();
+    void this.flush();
   }
 
   rotation(e: RotationEvent): void {
     this.queue.push({ ts: e.ts, kind: 'rotation', reason: e.phase === 'retired' ? 'retire' : 'rotation', purpose: 'tenant-key', key_version: e.to, subject_hash: null, detail: JSON.stringify({ phase: e.phase, from: e.from, to: e.to, ...(e.rewrapped !== undefined ? { rewrapped: e.rewrapped } : {}) }) });
-    this.flush();
+    void this.flush();
   }
 
-  flush(): void {
+  /** Writes are chained, so events land in the order they happened. */
+  private writing: Promise<void> = Promise.resolve();
+
+  flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0) return this.writing;
     const batch = this.queue;
     this.queue = [];
-    try {
-      this.store.appendEvents(batch);
-    } catch (e) {
-      this.queue = batch.concat(this.queue);
-      this.onError(e as Error);
-      this.timer ??= setTimeout(() => this.flush(), 1000).unref();
-    }
+    this.writing = this.writing.then(() =>
+      this.store.appendEvents(batch).catch((e: Error) => {
+        this.queue = batch.concat(this.queue);
+        this.onError(e);
+        this.timer ??= setTimeout(() => void this.flush(), 1000).unref();
+      }),
+    );
+    return this.writing;
   }
 }
 
@@ -94,6 +98,8 @@ export function fanOut(...sinks: VaultEvents[]): VaultEvents {
     keyAccess: (e) => sinks.forEach((s) => s.keyAccess(e)),
     erasure: (e) => sinks.forEach((s) => s.erasure(e)),
     rotation: (e) => sinks.forEach((s) => s.rotation(e)),
-    flush: () => sinks.forEach((s) => s.flush?.()),
+    flush: async () => {
+      await Promise.all(sinks.map((s) => s.flush?.()));
+    },
   };
 }

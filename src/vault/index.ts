@@ -70,7 +70,7 @@ export async function openKeystore(loaded: LoadedConfig, opts: { env?: NodeJS.Pr
 
 export async function openVault(loaded: LoadedConfig, opts: OpenVaultOptions): Promise<Vault> {
   // Data sealed under a key file that is gone: never create a new, empty one over it.
-  if (loaded.config.vault.keystore.kind === 'file' && opts.store.tenantKeys().length > 0 && !fs.existsSync(keyFilePath(loaded))) {
+  if (loaded.config.vault.keystore.kind === 'file' && (await opts.store.tenantKeys()).length > 0 && !fs.existsSync(keyFilePath(loaded))) {
     const file = keyFilePath(loaded);
     throw new VaultError(
       'vault_keyfile_io',
@@ -91,7 +91,7 @@ export async function openVault(loaded: LoadedConfig, opts: OpenVaultOptions): P
       ...(opts.reason ? { reason: opts.reason } : {}),
     });
   } catch (e) {
-    stored.flush();
+    await stored.flush();
     await keystore.close();
     throw e;
   }

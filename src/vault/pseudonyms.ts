@@ -20,9 +20,9 @@ export class PseudonymMaps {
   }
 
   /** The stored map, or undefined (none yet, or the subject was erased). Tampering throws. */
-  load(subject: string, conversation: string, requestId?: string): unknown {
+  async load(subject: string, conversation: string, requestId?: string): Promise<unknown> {
     try {
-      const pt = this.vault.read(this.id(subject, conversation), 'request', requestId);
+      const pt = await this.vault.read(this.id(subject, conversation), 'request', requestId);
       return pt === undefined ? undefined : JSON.parse(pt.toString('utf8'));
     } catch (e) {
       if (e instanceof VaultError && e.code === 'vault_key_erased') return undefined;
@@ -31,11 +31,11 @@ export class PseudonymMaps {
     }
   }
 
-  save(subject: string, conversation: string, map: unknown, level: string, requestId?: string): void {
+  async save(subject: string, conversation: string, map: unknown, level: string, requestId?: string): Promise<void> {
     const pt = Buffer.from(JSON.stringify(map), 'utf8');
     if (pt.length > MAX_MAP_BYTES) throw new VaultError('vault_input_invalid', '会話の仮名対応表が大きすぎます。新しい会話を始めてください', 'The pseudonym map of this conversation is too large; start a new conversation');
-    const row = this.vault.seal({ id: this.id(subject, conversation), purpose: PURPOSE }, pt, { subject, level, ...(requestId ? { requestId } : {}) });
+    const row = await this.vault.seal({ id: this.id(subject, conversation), purpose: PURPOSE }, pt, { subject, level, ...(requestId ? { requestId } : {}) });
     pt.fill(0);
-    this.vault.store.putRecords([row]);
+    await this.vault.store.putRecords([row]);
   }
 }

@@ -37,27 +37,27 @@ export async function rotate(vault: Vault, opts: RotateOptions = {}): Promise<Ro
   const ctx: KeyCallContext = { reason: 'rotation', tenant: vault.tenant, purpose: 'tenant-key' };
   let created = false;
   const from = vault.currentVersion;
-  if (opts.force || store.stale(vault.currentVersion, 1).length === 0) {
-    const next = Math.max(0, ...store.tenantKeys().map((r) => r.version)) + 1;
+  if (opts.force || (await store.stale(vault.currentVersion, 1)).length === 0) {
+    const next = Math.max(0, ...(await store.tenantKeys()).map((r) => r.version)) + 1;
     await vault.createVersion(next, ctx);
     await vault.refresh();
     created = true;
     vault.events.rotation({ ts: new Date().toISOString(), phase: 'version_created', from, to: next });
   }
   const to = vault.currentVersion;
-  const total = pending(vault, to);
+  const total = await pending(vault, to);
   opts.onStart?.(total, to, created);
   let done = 0;
   let skipped = 0;
   const skip = new Set<string>();
   for (;;) {
     if (opts.signal?.aborted) break;
-    const rows = store.stale(to, batch + skip.size).filter((r) => !skip.has(keyOf(r)));
+    const rows = (await store.stale(to, batch + skip.size)).filter((r) => !skip.has(keyOf(r)));
     if (rows.length === 0) break;
     const out = [];
     for (const r of rows.slice(0, batch)) {
       try {
-        out.push({ ...r, data: vault.rewrap(r, to), to });
+        out.push({ ...r, data: await vault.rewrap(r, to), to });
       } catch (e) {
         // A subject erased meanwhile: nothing left to rewrap. Anything else stops the rotation.
         if (!(e instanceof VaultError) || (e.code !== 'vault_key_erased' && e.code !== 'vault_key_missing')) throw e;
@@ -65,7 +65,7 @@ export async function rotate(vault: Vault, opts: RotateOptions = {}): Promise<Ro
         skipped++;
       }
     }
-    if (out.length > 0) store.rewrap(out);
+    if (out.length > 0) await store.rewrap(out);
     vault.emitAccess('rotation', 'rewrap', to, {});
     done += out.length;
     opts.onProgress?.(Math.min(done, Math.max(total, done)), Math.max(total, done));
@@ -81,9 +81,8 @@ function keyOf(r: { table: string; id: string | Buffer }): string {
 }
 
 /** Rows still wrapped under another version than `current`. */
-export function pending(vault: Vault, current = vault.currentVersion): number {
-  return vault.store
-    .versionCounts()
+export async function pending(vault: Vault, current = vault.currentVersion): Promise<number> {
+  return (await vault.store.versionCounts())
     .filter((c) => c.key_version > 0 && c.key_version !== current)
     .reduce((a, c) => a + c.n, 0);
 }
@@ -94,9 +93,9 @@ export async function retire(vault: Vault, version: number): Promise<void> {
   if (version === vault.currentVersion) {
     throw new VaultError('vault_version_in_use', `鍵バージョン ${version} は現在のバージョンなので廃止できません`, `Key version ${version} is the current version and cannot be retired`);
   }
-  const row = vault.store.tenantKeys().find((r) => r.version === version);
+  const row = (await vault.store.tenantKeys()).find((r) => r.version === version);
   if (!row || row.wrapped === null) throw new VaultError('vault_version_unknown', `鍵バージョン ${version} はありません (廃止済み)`, `There is no key version ${version} (or it is retired)`);
-  const inUse = vault.store.versionCounts().filter((c) => c.key_version === version).reduce((a, c) => a + c.n, 0);
+  const inUse = (await vault.store.versionCounts()).filter((c) => c.key_version === version).reduce((a, c) => a + c.n, 0);
   if (inUse > 0) {
     throw new VaultError(
       'vault_version_in_use',
@@ -104,7 +103,7 @@ export async function retire(vault: Vault, version: number): Promise<void> {
       `Key version ${version} still wraps ${inUse} item(s); finish \`sekisho keys rotate\` first`,
     );
   }
-  vault.store.retireTenantKey(version, new Date().toISOString());
+  await vault.store.retireTenantKey(version, new Date().toISOString());
   await vault.keystore.destroyVersion(version, { reason: 'retire', tenant: vault.tenant, purpose: 'tenant-key' });
   await vault.refresh();
   vault.events.rotation({ ts: new Date().toISOString(), phase: 'retired', from: version, to: vault.currentVersion });
@@ -119,19 +118,19 @@ export interface VaultStatus {
   erasures: number;
 }
 
-export function status(vault: Vault): VaultStatus {
-  const counts = vault.store.versionCounts();
+export async function status(vault: Vault): Promise<VaultStatus> {
+  const counts = await vault.store.versionCounts();
   return {
     keystore: vault.keystore.describe(),
     current: vault.currentVersion,
-    versions: vault.store.tenantKeys().map((r) => ({
+    versions: (await vault.store.tenantKeys()).map((r) => ({
       version: r.version,
       created_at: r.created_at,
       retired_at: r.retired_at,
       items: counts.filter((c) => c.key_version === r.version).reduce((a, c) => a + c.n, 0),
     })),
-    pending: pending(vault),
-    subjects: vault.store.subjectCount(),
-    erasures: vault.store.erasureCount(),
+    pending: await pending(vault),
+    subjects: await vault.store.subjectCount(),
+    erasures: await vault.store.erasureCount(),
   };
 }

@@ -64,10 +64,10 @@ export class Vault {
     const v = new Vault(o);
     const reason = o.reason ?? 'startup';
     const ctx: KeyCallContext = { reason, tenant: o.tenant, purpose: 'tenant-key' };
-    if (o.store.tenantKeys().length === 0) await v.createVersion(1, ctx);
+    if ((await o.store.tenantKeys()).length === 0) await v.createVersion(1, ctx);
     await v.loadTenantKeys(reason);
     v.subjectIndexKey = await v.secretFor(SUBJECT_INDEX);
-    v.lastErasure = o.store.erasuresSince(0).at(-1)?.id ?? 0;
+    v.lastErasure = (await o.store.erasuresSince(0)).at(-1)?.id ?? 0;
     if ((o.pollMs ?? 5000) > 0) {
       v.poller = setInterval(() => void v.refresh().catch(() => {}), o.pollMs ?? 5000);
       v.poller.unref();
@@ -102,7 +102,7 @@ export class Vault {
     const key = random(KEY_BYTES);
     try {
       const wrapped = await this.o.keystore.encrypt(version, key, tenantKeyAad(this.o.tenant, version), ctx);
-      this.o.store.insertTenantKey({ version, wrapped, created_at: new Date().toISOString(), retired_at: null });
+      await this.o.store.insertTenantKey({ version, wrapped, created_at: new Date().toISOString(), retired_at: null });
     } finally {
       zeroize(key);
     }
@@ -110,7 +110,7 @@ export class Vault {
 
   /** Unwraps tenant key versions not yet in memory; the highest becomes current. */
   private async loadTenantKeys(reason: KeyReason): Promise<void> {
-    for (const row of this.o.store.tenantKeys()) {
+    for (const row of await this.o.store.tenantKeys()) {
       if (row.wrapped === null) {
         const k = this.tenantKeys.get(row.version);
         if (k) zeroize(k);
@@ -132,11 +132,11 @@ export class Vault {
   /** Picks up versions and erasures made by other processes (`sekisho keys rotate`, `sekisho erase`). */
   async refresh(): Promise<void> {
     if (this.closed) return;
-    const rows = this.o.store.tenantKeys();
+    const rows = await this.o.store.tenantKeys();
     const live = rows.filter((r) => r.wrapped !== null).map((r) => r.version);
     if (live.some((v) => !this.tenantKeys.has(v)) || this.loadedVersions.some((v) => !live.includes(v))) await this.loadTenantKeys('rotation');
-    for (const e of this.o.store.erasuresSince(this.lastErasure)) {
-      this.forgetSubject(e.subject_hash);
+    for (const e of await this.o.store.erasuresSince(this.lastErasure)) {
+      await this.forgetSubject(e.subject_hash);
       this.lastErasure = e.id;
     }
   }
@@ -155,13 +155,13 @@ export class Vault {
     if (!MAX_SECRET_PURPOSE.test(purpose)) throw new VaultError('vault_input_invalid', '秘密の用途名が不正です', 'Invalid secret purpose name');
     const cached = this.secrets.get(purpose);
     if (cached) return Buffer.from(cached);
-    let row = this.o.store.secret(purpose);
+    let row = await this.o.store.secret(purpose);
     if (!row) {
       const s = random(KEY_BYTES);
       const v = this.current;
-      this.o.store.insertSecret(purpose, v, seal(this.tenantKey(v), s, secretAad(this.o.tenant, purpose, v)), new Date().toISOString());
+      await this.o.store.insertSecret(purpose, v, seal(this.tenantKey(v), s, secretAad(this.o.tenant, purpose, v)), new Date().toISOString());
       zeroize(s);
-      row = this.o.store.secret(purpose)!;
+      row = (await this.o.store.secret(purpose))!;
     }
     const s = open(this.tenantKey(row.key_version), row.wrapped, secretAad(this.o.tenant, purpose, row.key_version), `secret ${purpose}`, `秘密 ${purpose}`);
     this.emitAccess(this.o.reason ?? 'startup', `secret:${purpose}`, row.key_version);
@@ -176,7 +176,7 @@ export class Vault {
   }
 
   /** The subject's current key, created on first use. */
-  private subjectKeyForWrite(hash: Buffer, reason: KeyReason, requestId?: string): { kid: Buffer; key: Buffer } {
+  private async subjectKeyForWrite(hash: Buffer, reason: KeyReason, requestId?: string): Promise<{ kid: Buffer; key: Buffer }> {
     const hex = hash.toString('hex');
     const now = Date.now();
     const live = this.liveKid.get(hex);
@@ -184,28 +184,28 @@ export class Vault {
       const c = this.subjectKeys.get(live.kid.toString('hex'));
       if (c && c.expires > now) return { kid: live.kid, key: c.key };
     }
-    const row = this.o.store.liveSubjectKey(hash);
+    const row = await this.o.store.liveSubjectKey(hash);
     if (row) {
-      const key = this.subjectKeyByKid(row.kid, reason, requestId);
+      const key = await this.subjectKeyByKid(row.kid, reason, requestId);
       this.liveKid.set(hex, { kid: row.kid, expires: now + this.cacheMs });
       return { kid: row.kid, key };
     }
     const kid = random(16);
     const key = random(KEY_BYTES);
     const v = this.current;
-    this.o.store.insertSubjectKey({ kid, subject_hash: hash, key_version: v, wrapped: seal(this.tenantKey(v), key, subjectKeyAad(this.o.tenant, kid, hash, v)), created_at: new Date().toISOString() });
+    await this.o.store.insertSubjectKey({ kid, subject_hash: hash, key_version: v, wrapped: seal(this.tenantKey(v), key, subjectKeyAad(this.o.tenant, kid, hash, v)), created_at: new Date().toISOString() });
     this.subjectKeys.set(kid.toString('hex'), { key, expires: now + this.cacheMs });
     this.liveKid.set(hex, { kid, expires: now + this.cacheMs });
     return { kid, key };
   }
 
-  private subjectKeyByKid(kid: Buffer, reason: KeyReason, requestId?: string): Buffer {
+  private async subjectKeyByKid(kid: Buffer, reason: KeyReason, requestId?: string): Promise<Buffer> {
     const hex = kid.toString('hex');
     const c = this.subjectKeys.get(hex);
     if (c && c.expires > Date.now()) return c.key;
     if (c) zeroize(c.key);
     this.subjectKeys.delete(hex);
-    const row = this.o.store.subjectKey(kid);
+    const row = await this.o.store.subjectKey(kid);
     if (!row) throw new VaultError('vault_key_erased', 'この記録の対象者鍵は削除されています (消去済み)', 'The subject key of this record was destroyed (erased)');
     const key = open(this.tenantKey(row.key_version), row.wrapped, subjectKeyAad(this.o.tenant, kid, row.subject_hash, row.key_version), 'subject key', '対象者鍵');
     this.emitAccess(reason, 'subject-key', row.key_version, { subjectHash: row.subject_hash.toString('hex'), ...(requestId ? { requestId } : {}) });
@@ -214,7 +214,7 @@ export class Vault {
   }
 
   /** Seals a record: under the subject's key when there is a subject, else the tenant key. */
-  seal(ref: RecordRef, plaintext: Buffer, opts: { subject?: string | undefined; level?: string; requestId?: string } = {}): VaultRecordRow {
+  async seal(ref: RecordRef, plaintext: Buffer, opts: { subject?: string | undefined; level?: string; requestId?: string } = {}): Promise<VaultRecordRow> {
     this.assertOpen();
     checkRef(ref);
     let blob: Buffer;
@@ -225,7 +225,7 @@ export class Vault {
       let w = this.writeCache.get(opts.subject);
       if (!w || w.expires <= now) {
         const h = this.subjectHash(opts.subject);
-        const { kid, key } = this.subjectKeyForWrite(h, 'request', opts.requestId);
+        const { kid, key } = await this.subjectKeyForWrite(h, 'request', opts.requestId);
         if (this.writeCache.size >= 10_000) this.writeCache.clear();
         w = { hash: h, kid, key, expires: now + this.cacheMs };
         this.writeCache.set(opts.subject, w);
@@ -240,47 +240,47 @@ export class Vault {
   }
 
   /** Opens a stored record; the reason lands in the key-access events. */
-  openRecord(row: Pick<VaultRecordRow, 'id' | 'purpose' | 'blob'>, reason: KeyReason, requestId?: string): Buffer {
+  async openRecord(row: Pick<VaultRecordRow, 'id' | 'purpose' | 'blob'>, reason: KeyReason, requestId?: string): Promise<Buffer> {
     this.assertOpen();
     const ref = { id: row.id, purpose: row.purpose };
     const h = parseEnvelope(row.blob, `record ${row.id}`);
-    const key = h.kid.length > 0 ? this.subjectKeyByKid(Buffer.from(h.kid), reason, requestId) : this.tenantKey(h.keyVersion);
+    const key = h.kid.length > 0 ? await this.subjectKeyByKid(Buffer.from(h.kid), reason, requestId) : this.tenantKey(h.keyVersion);
     const pt = openEnvelope(this.o.tenant, ref, h, key);
     this.emitAccess(reason, row.purpose, h.kid.length > 0 ? null : h.keyVersion, { recordId: row.id, ...(requestId ? { requestId } : {}) });
     return pt;
   }
 
   /** Reads and opens a record by id (undefined when there is none). */
-  read(id: string, reason: KeyReason, requestId?: string): Buffer | undefined {
-    const row = this.o.store.record(id);
+  async read(id: string, reason: KeyReason, requestId?: string): Promise<Buffer | undefined> {
+    const row = await this.o.store.record(id);
     return row ? this.openRecord(row, reason, requestId) : undefined;
   }
 
   /** Crypto-shredding: destroys every key of the subject; its records can no longer be opened. */
-  erase(subject: string): { subjectHash: string; keys: number; records: number } {
+  async erase(subject: string): Promise<{ subjectHash: string; keys: number; records: number }> {
     this.assertOpen();
     const hash = this.subjectHash(subject);
     const ts = new Date().toISOString();
-    const r = this.o.store.eraseSubject(hash, ts);
-    this.forgetSubject(hash);
+    const r = await this.o.store.eraseSubject(hash, ts);
+    await this.forgetSubject(hash);
     // Copies of the deleted rows may linger in the WAL until a checkpoint.
     try {
-      this.o.store.checkpoint();
+      await this.o.store.checkpoint();
     } catch {
-      /* a reader holds the WAL; the next checkpoint clears it */
+      /* SQLite: a reader holds the WAL; the next checkpoint clears it */
     }
     const subjectHash = hash.toString('hex');
     this.o.events.erasure({ ts, subjectHash, keys: r.keys, records: r.records });
     return { subjectHash, ...r };
   }
 
-  private forgetSubject(hash: Buffer): void {
+  private async forgetSubject(hash: Buffer): Promise<void> {
     const hex = hash.toString('hex');
     this.liveKid.delete(hex);
     for (const [subject, w] of this.writeCache) if (w.hash.equals(hash)) this.writeCache.delete(subject);
     // Subject keys are indexed by kid; drop every cached key of this subject.
     for (const [kidHex, c] of this.subjectKeys) {
-      const row = this.o.store.subjectKey(Buffer.from(kidHex, 'hex'));
+      const row = await this.o.store.subjectKey(Buffer.from(kidHex, 'hex'));
       if (!row) {
         zeroize(c.key);
         this.subjectKeys.delete(kidHex);
@@ -289,7 +289,7 @@ export class Vault {
   }
 
   /** Rotation: the same secret under tenant key `to` (used by rotate.ts). */
-  rewrap(row: VaultWrappedRow, to: number): Buffer {
+  async rewrap(row: VaultWrappedRow, to: number): Promise<Buffer> {
     const from = this.tenantKey(row.key_version);
     const toKey = this.tenantKey(to);
     switch (row.table) {
@@ -304,7 +304,7 @@ export class Vault {
       }
       case 'subject_keys': {
         const kid = row.id as Buffer;
-        const sub = this.o.store.subjectKey(kid);
+        const sub = await this.o.store.subjectKey(kid);
         if (!sub) throw new VaultError('vault_key_erased', '対象者鍵は削除されています', 'The subject key was destroyed');
         const k = open(from, row.data, subjectKeyAad(this.o.tenant, kid, sub.subject_hash, row.key_version), 'subject key', '対象者鍵');
         try {
@@ -314,7 +314,7 @@ export class Vault {
         }
       }
       case 'records': {
-        const rec = this.o.store.record(String(row.id));
+        const rec = await this.o.store.record(String(row.id));
         if (!rec) throw new VaultError('vault_key_missing', '記録がありません', 'The record is gone');
         return rewrapRecord(this.o.tenant, rec, from, toKey, to);
       }
@@ -344,7 +344,7 @@ export class Vault {
     this.tenantKeys.clear();
     this.secrets.clear();
     this.subjectKeys.clear();
-    this.o.events.flush?.();
+    await this.o.events.flush?.();
     await this.o.keystore.close();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Test harness: a real gateway (SQLite store, HTTP server on loopback) in front of mock
- * model servers, and the official `openai` client pointed at it.
+ * Test harness: a real gateway (SQLite store, or PostgreSQL with SEKISHO_TEST_STORE=postgres;
+ * HTTP server on loopback) in front of mock model servers, and the official `openai` client
+ * pointed at it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,8 @@ import { createLogger } from '../../src/ops/log.ts';
 import { createApiKey } from '../../src/identity/index.ts';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/dev/mock-upstream.ts';
 import type { LevelName } from '../../src/policy/index.ts';
+import { testStoreConfig, type PgSchema } from './store.ts';
+export { onPostgres, TEST_STORE } from './store.ts';
 
 /** The passphrase of the test gateways' key files (the file keystore is the zero-config default). */
 export const TEST_PASSPHRASE = 'sekisho-test-passphrase';
@@ -62,7 +65,9 @@ export interface Harness {
   dir: string;
   configFile: string;
   logs: string[];
-  key(opts?: { name?: string; level?: LevelName; maxLevel?: LevelName }): string;
+  /** The PostgreSQL schema of this gateway (SEKISHO_TEST_STORE=postgres), else undefined. */
+  pg: PgSchema | undefined;
+  key(opts?: { name?: string; level?: LevelName; maxLevel?: LevelName }): Promise<string>;
   client(key: string, extra?: Partial<ConstructorParameters<typeof OpenAI>[0]>): OpenAI;
   close(): Promise<void>;
 }
@@ -70,7 +75,9 @@ export interface Harness {
 export async function startHarness(config: Record<string, unknown>, gatewayOptions: GatewayOptions = {}): Promise<Harness> {
   const dir = tmpDir();
   // The file keystore with a cheaper scrypt than the default (2^14): many gateways start in the suite.
-  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 } }, ...config };
+  // The engine under test (unless the test names a store itself).
+  const store = 'store' in config ? { config: {}, pg: undefined, cleanup: async () => {} } : await testStoreConfig(dir);
+  const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 } }, ...store.config, ...config };
   const configFile = path.join(dir, 'sekisho.yaml');
   fs.writeFileSync(configFile, stringify(full));
   const loaded = parseConfig(fs.readFileSync(configFile, 'utf8'), configFile);
@@ -81,20 +88,28 @@ export async function startHarness(config: Record<string, unknown>, gatewayOptio
       cb();
     },
   });
-  const gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv(), ...gatewayOptions });
+  let gw: Gateway;
+  try {
+    gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv(), ...gatewayOptions });
+  } catch (e) {
+    await store.cleanup();
+    throw e;
+  }
   return {
     gw,
     dir,
     configFile,
     logs,
-    key(opts = {}) {
-      return createApiKey(gw.core.store, { name: opts.name ?? 'test', defaultLevel: opts.level ?? 'L0', maxLevel: opts.maxLevel ?? 'L3' }).key;
+    pg: store.pg,
+    async key(opts = {}) {
+      return (await createApiKey(gw.core.store, { name: opts.name ?? 'test', defaultLevel: opts.level ?? 'L0', maxLevel: opts.maxLevel ?? 'L3' })).key;
     },
     client(key, extra = {}) {
       return new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000, ...extra });
     },
     async close() {
       await gw.close(2000);
+      await store.cleanup();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -47,8 +47,8 @@ export async function identityFixture(config: Record<string, unknown> = {}): Pro
     dir,
     clock,
     async issue(holderJwk, claims = {}, ttlDays = 30) {
-      const o = createOffer(store, ORIGIN, claimsVault, { ...CLAIMS, ...claims }, { credentialTtlDays: ttlDays, offerTtlS: 600, now: new Date(clock.now) });
-      const row = store.identity.credential(o.credentialId)!;
+      const o = await createOffer(store, ORIGIN, claimsVault, { ...CLAIMS, ...claims }, { credentialTtlDays: ttlDays, offerTtlS: 600, now: new Date(clock.now) });
+      const row = (await store.identity.credential(o.credentialId))!;
       return { sdJwt: await svc.vci.issue(row, holderJwk as never, clock.now), id: o.credentialId };
     },
     async close() {

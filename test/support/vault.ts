@@ -4,16 +4,18 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { parseConfig, type LoadedConfig } from '../../src/config/index.ts';
-import { openSqliteStore, type Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
+import { openStoreFor, storeConfigFor } from './store.ts';
 import { openVault, type Vault } from '../../src/vault/index.ts';
 import { tmpDir, testEnv } from './harness.ts';
 
 export const SOFTHSM_LIB = '/usr/lib/softhsm/libsofthsm2.so';
 export const HSM_PIN = '246810';
 
+/** A config in `dir`; its store is the engine under test (PostgreSQL: the directory's schema) unless `extra.store` says otherwise. */
 export function loadedFor(dir: string, vault: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): LoadedConfig {
   const file = path.join(dir, 'sekisho.yaml');
-  const cfg = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 }, poll_ms: 0, ...vault }, ...extra };
+  const cfg = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 }, poll_ms: 0, ...vault }, ...storeConfigFor(dir), ...extra };
   fs.writeFileSync(file, stringify(cfg));
   return parseConfig(fs.readFileSync(file, 'utf8'), file);
 }
@@ -26,10 +28,11 @@ export interface TestVault {
   close(): Promise<void>;
 }
 
+/** A vault over the engine under test (PostgreSQL: the directory's schema, so `dir` reopens the same data). */
 export async function openTestVault(opts: { dir?: string; vault?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {}): Promise<TestVault> {
   const dir = opts.dir ?? tmpDir('sekisho-vault-');
   const loaded = loadedFor(dir, opts.vault);
-  const store = openSqliteStore(loaded.sqlitePath);
+  const store = await openStoreFor(loaded);
   try {
     const vault = await openVault(loaded, { store: store.vault, env: opts.env ?? testEnv() });
     return {
@@ -39,11 +42,11 @@ export async function openTestVault(opts: { dir?: string; vault?: Record<string,
       vault,
       async close() {
         await vault.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
 }
