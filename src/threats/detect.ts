@@ -1,0 +1,697 @@
+/**
+ * Content detectors: prompt injection, jailbreaks, indirect injection, exfiltration of the
+ * system prompt or secrets, bulk personal-data extraction — Japanese and English.
+ *
+ * How it generalises: the text is folded (widths, case, katakana → hiragana, homoglyphs,
+ * zero-width characters, leetspeak, s p a c e d letters; base64 and ROT13 payloads decoded and
+ * scanned too), then ONE Aho–Corasick pass finds *features* (src/threats/lexicon.ts) — an
+ * override verb, an instruction target, a persona frame, a reveal verb … — with their positions.
+ * Scores come from combinations of features near each other (an override verb within a few
+ * words of "instructions"/「指示」), raised by corroborating features and lowered by context cues
+ * that the text talks *about* attacks (training material, news, code review, quoting an attack
+ * to ask about it) or that the user overrides their own earlier request. No evaluation sentence
+ * is in the lexicon; paraphrases combine the same features.
+ *
+ * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
+ * (bounded) feature hits.
+ */
+import { normalize } from '../inspect/text.js';
+import { FEATURES, LEXICON, type Feature } from './lexicon.js';
+import type { ThreatType } from './admin.js';
+
+export type Channel = 'prompt' | 'tool' | 'answer';
+export type ContentThreat = Extract<ThreatType, 'PROMPT_INJECTION' | 'JAILBREAK' | 'INDIRECT_INJECTION' | 'EXFILTRATION' | 'BULK_PERSONAL_DATA'>;
+
+export interface ThreatHit {
+  type: ContentThreat;
+  /** 0..1 */
+  score: number;
+  /** The built-in detector that produced it (Sigma rules select on it). */
+  detector: string;
+  /** Features that contributed (metadata only; never the text). */
+  features: string[];
+}
+
+export interface ScanResult {
+  hits: ThreatHit[];
+  /** The highest score of any type (0 when none). */
+  max: number;
+  /** Obfuscation seen: zero-width, homoglyph, leet, spaced, base64, rot13. */
+  obfuscation: string[];
+}
+
+const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, number>;
+const NF = FEATURES.length;
+
+// ---------------------------------------------------------------- folding
+
+const HOMOGLYPHS: Record<number, number> = {};
+for (const [from, to] of [
+  ['аеорсухіјѕԁһӏ', 'aeopcyxijsdhl'],
+  ['АВЕКМНОРСТХІЈЅ', 'abekmhopctxijs'],
+  ['αοερτνικμχγ', 'aoeptvikmxy'],
+  ['ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ', 'abezhikmnoptyx'],
+] as const) {
+  for (let i = 0; i < from.length; i++) HOMOGLYPHS[from.charCodeAt(i)] = to.charCodeAt(i);
+}
+const LEET: Record<number, number> = { 48: 111, 49: 105, 51: 101, 52: 97, 53: 115, 55: 116, 56: 98, 57: 103, 64: 97, 36: 115 };
+const isZeroWidth = (c: number) => c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff || c === 0xad || c === 0x180e;
+const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
+const isLatin = (c: number) => (c >= 97 && c <= 122);
+const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
+
+export const OBF_ZW = 1;
+export const OBF_HOMOGLYPH = 2;
+export const OBF_LEET = 4;
+export const OBF_SPACED = 8;
+export const OBF_BASE64 = 16;
+export const OBF_ROT13 = 32;
+const OBF_NAMES: [number, string][] = [
+  [OBF_ZW, 'zero_width'],
+  [OBF_HOMOGLYPH, 'homoglyph'],
+  [OBF_LEET, 'leetspeak'],
+  [OBF_SPACED, 'spaced_letters'],
+  [OBF_BASE64, 'base64'],
+  [OBF_ROT13, 'rot13'],
+];
+
+/**
+ * Folds a text for matching: the inspector's width normalisation, then lower case, katakana →
+ * hiragana, homoglyphs → Latin, zero-width characters dropped, whitespace runs → one space,
+ * leetspeak inside Latin words, and runs of single s-p-a-c-e-d characters joined.
+ */
+export function fold(text: string): { s: string; obf: number } {
+  const t = normalize(text);
+  const n = t.length;
+  const out = new Uint16Array(n);
+  let k = 0;
+  let obf = 0;
+  let wordStart = -1;
+  let wordLetters = 0;
+  let wordLeet = 0;
+  let leetWords = 0;
+  const endWord = () => {
+    if (wordStart >= 0 && wordLeet > 0 && wordLetters > 0 && k - wordStart >= 3) {
+      // A leet character followed by a letter ("1gn0r3", "4ll"): not a suffix such as rot13, utf8.
+      let inner = false;
+      for (let j = wordStart; j + 1 < k && !inner; j++) inner = LEET[out[j]!] !== undefined && isLatin(out[j + 1]!);
+      if (inner) {
+        for (let j = wordStart; j < k; j++) {
+          const m = LEET[out[j]!];
+          if (m !== undefined) out[j] = m;
+        }
+        if (++leetWords >= 2) obf |= OBF_LEET;
+      }
+    }
+    wordStart = -1;
+    wordLetters = 0;
+    wordLeet = 0;
+  };
+  for (let i = 0; i < n; i++) {
+    let c = t.charCodeAt(i);
+    if (isZeroWidth(c)) {
+      obf |= OBF_ZW;
+      continue;
+    }
+    if (c >= 65 && c <= 90) c += 32;
+    else if (c >= 0x30a1 && c <= 0x30f6) c -= 0x60;
+    else if (c >= 0x370 && c <= 0x4ff) {
+      const h = HOMOGLYPHS[c];
+      if (h !== undefined) {
+        c = h;
+        obf |= OBF_HOMOGLYPH;
+      }
+    } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
+    if (c === 32 && k > 0 && out[k - 1] === 32) continue;
+    const letter = isLatin(c);
+    const leet = LEET[c] !== undefined && c !== 64 && c !== 36 ? true : (c === 64 || c === 36) && wordStart >= 0 && wordLetters > 0 && wordLeet > 0;
+    if (letter || leet || (c >= 48 && c <= 57)) {
+      if (wordStart < 0) wordStart = k;
+      if (letter) wordLetters++;
+      else if (leet) wordLeet++;
+    } else endWord();
+    out[k++] = c;
+  }
+  endWord();
+  // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
+  let w = 0;
+  for (let r = 0; r < k; ) {
+    const c = out[r]!;
+    if (isWordish(c) && (r === 0 || !isWordish(out[r - 1]!)) && r + 2 < k && isSep(out[r + 1]!) && isWordish(out[r + 2]!) && (r + 3 >= k || !isWordish(out[r + 3]!))) {
+      // count the run
+      let e = r;
+      let singles = 1;
+      while (e + 2 < k && isSep(out[e + 1]!) && isWordish(out[e + 2]!) && (e + 3 >= k || !isWordish(out[e + 3]!))) {
+        e += 2;
+        singles++;
+      }
+      if (singles >= 4) {
+        for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
+        obf |= OBF_SPACED;
+        r = e + 1;
+        // a wider gap between spaced words stays one space
+        continue;
+      }
+    }
+    out[w++] = c;
+    r++;
+  }
+  return { s: DECODER.decode(out.subarray(0, w)), obf };
+}
+const DECODER = new TextDecoder('utf-16le');
+
+/** Decoded base64 payloads (long runs that decode to readable text), at most `budget` characters. */
+function base64Payloads(text: string, budget: number): string {
+  let out = '';
+  let start = -1;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0;
+    const b64 = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95;
+    if (b64) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= 16) {
+      const run = text.slice(start, i);
+      let upper = 0;
+      let lower = 0;
+      for (let j = 0; j < run.length; j++) {
+        const d = run.charCodeAt(j);
+        if (d >= 65 && d <= 90) upper++;
+        else if (d >= 97 && d <= 122) lower++;
+      }
+      if (upper > 0 && lower > 0) {
+        const dec = Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64').toString('utf8');
+        if (readable(dec)) {
+          out += ' ' + dec.slice(0, budget - out.length);
+          if (out.length >= budget) return out;
+        }
+      }
+    }
+    start = -1;
+  }
+  return out;
+}
+
+function readable(s: string): boolean {
+  if (s.length < 6) return false;
+  let bad = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0xfffd || (c < 32 && c !== 10 && c !== 13 && c !== 9) || (c >= 0x7f && c < 0xa0)) bad++;
+  }
+  return bad / s.length < 0.05;
+}
+
+function rot13(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 97 && c <= 122 ? String.fromCharCode(((c - 97 + 13) % 26) + 97) : s[i];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- automaton
+
+interface Entry {
+  feature: number;
+  len: number;
+  left: boolean;
+  right: boolean;
+}
+
+class Automaton {
+  private readonly root = new Int32Array(65536);
+  private readonly next: Map<number, number>[] = [new Map()];
+  private fail: Int32Array = new Int32Array(1);
+  private out: (Entry[] | undefined)[] = [undefined];
+
+  constructor(entries: { pattern: string; entry: Entry }[]) {
+    for (const { pattern, entry } of entries) {
+      let st = 0;
+      for (let i = 0; i < pattern.length; i++) {
+        const c = pattern.charCodeAt(i);
+        let nx = this.next[st]!.get(c);
+        if (nx === undefined) {
+          nx = this.next.length;
+          this.next.push(new Map());
+          this.out.push(undefined);
+          this.next[st]!.set(c, nx);
+        }
+        st = nx;
+      }
+      (this.out[st] ??= []).push(entry);
+    }
+    // BFS for failure links; outputs merged along them.
+    this.fail = new Int32Array(this.next.length);
+    const queue: number[] = [];
+    for (const [c, s] of this.next[0]!) {
+      this.root[c] = s;
+      queue.push(s);
+    }
+    for (let q = 0; q < queue.length; q++) {
+      const st = queue[q]!;
+      for (const [c, s] of this.next[st]!) {
+        queue.push(s);
+        let f = this.fail[st]!;
+        while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
+        const g = f === 0 ? this.root[c]! : this.next[f]!.get(c)!;
+        this.fail[s] = g === s ? 0 : g;
+        const inherited = this.out[this.fail[s]!];
+        if (inherited) this.out[s] = [...(this.out[s] ?? []), ...inherited];
+      }
+    }
+  }
+
+  /** Calls `hit(entry, start, end, quoted)` for every match. */
+  scan(s: string, hit: (e: Entry, start: number, end: number, quoted: boolean) => void): void {
+    let st = 0;
+    let depth = 0;
+    let dq = false;
+    let bq = false;
+    const n = s.length;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
+      else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
+      else if (c === 34) dq = !dq;
+      else if (c === 96) bq = !bq;
+      for (;;) {
+        if (st === 0) {
+          st = this.root[c]!;
+          break;
+        }
+        const nx = this.next[st]!.get(c);
+        if (nx !== undefined) {
+          st = nx;
+          break;
+        }
+        st = this.fail[st]!;
+      }
+      const o = this.out[st];
+      if (o) {
+        for (let j = 0; j < o.length; j++) {
+          const e = o[j]!;
+          const start = i + 1 - e.len;
+          if (e.left && start > 0 && isAlnumAt(s, start - 1)) continue;
+          if (e.right && i + 1 < n && isAlnumAt(s, i + 1)) continue;
+          hit(e, start, i + 1, depth > 0 || dq || bq);
+        }
+      }
+    }
+  }
+}
+
+function isAlnumAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+let automaton: Automaton | undefined;
+function compiled(): Automaton {
+  if (automaton) return automaton;
+  const entries: { pattern: string; entry: Entry }[] = [];
+  for (const f of FEATURES) {
+    for (let raw of LEXICON[f]) {
+      let left = true;
+      let right = false;
+      if (raw.startsWith('~')) {
+        left = false;
+        raw = raw.slice(1);
+      }
+      if (raw.endsWith('$')) {
+        right = true;
+        raw = raw.slice(0, -1);
+      }
+      const pattern = fold(raw).s;
+      const latinStart = isLatin(pattern.charCodeAt(0)) || (pattern.charCodeAt(0) >= 48 && pattern.charCodeAt(0) <= 57);
+      const latinEnd = isLatin(pattern.charCodeAt(pattern.length - 1));
+      entries.push({ pattern, entry: { feature: F[f], len: pattern.length, left: left && latinStart, right: right && latinEnd } });
+    }
+  }
+  return (automaton = new Automaton(entries));
+}
+
+// ---------------------------------------------------------------- features
+
+const MAX_POS = 48;
+const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
+const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
+const JA_DESCRIPTIVE = /^(?:する[^こよ]|した|され|しま|できる|される)/;
+const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
+
+class Features {
+  readonly pos: number[][] = Array.from({ length: NF }, () => []);
+  readonly quoted = new Uint16Array(NF);
+  readonly count = new Uint16Array(NF);
+  /** Distinct entries seen per feature (by start offset+len), for "how many different cues". */
+  add(f: number, start: number, quoted: boolean): void {
+    this.count[f]!++;
+    if (quoted) this.quoted[f]!++;
+    const p = this.pos[f]!;
+    if (p.length < MAX_POS && p[p.length - 1] !== start) p.push(start);
+  }
+  /** Where each OVR and REVEAL hit ends (for the imperative check). */
+  readonly ends: number[][] = Array.from({ length: NF }, () => []);
+  has(f: number): boolean {
+    return this.count[f]! > 0;
+  }
+  n(f: number): number {
+    return this.pos[f]!.length;
+  }
+  /** Some hit of `a` within `w` characters of some hit of `b` (positions are sorted). */
+  near(a: number, b: number, w: number): boolean {
+    const A = this.pos[a]!;
+    const B = this.pos[b]!;
+    let j = 0;
+    for (let i = 0; i < A.length; i++) {
+      const x = A[i]!;
+      while (j < B.length && B[j]! < x - w) j++;
+      if (j < B.length && B[j]! <= x + w) return true;
+    }
+    return false;
+  }
+  /**
+   * How the hits of `f` (OVR or REVEAL) are used: 1 when one is in the imperative (無視して／
+   * 忘れろ, or an English verb that starts a clause), -1 when all are descriptive (無視する社員,
+   * "the contractor ignored", "should never show"), else 0.
+   */
+  mood(f: number, s: string): number {
+    const starts = this.pos[f]!;
+    const ends = this.ends[f]!;
+    let descriptive = 0;
+    let n = 0;
+    for (let i = 0; i < starts.length && i < ends.length; i++) {
+      const st = starts[i]!;
+      const end = ends[i]!;
+      if (end < st) continue;
+      n++;
+      const last = s.charCodeAt(end - 1);
+      if (last === 0x3066 || last === 0x3067) return 1; // …て / …で
+      if (last >= 0x3000) {
+        const next = s.slice(end, end + 6);
+        if (JA_IMPERATIVE.test(next)) return 1;
+        if (JA_DESCRIPTIVE.test(next)) descriptive++;
+        continue;
+      }
+      const before = s.slice(Math.max(0, st - 18), st);
+      if (EN_NEGATED.test(before)) {
+        descriptive++;
+        continue;
+      }
+      if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
+        descriptive++;
+        continue;
+      }
+      if (EN_CLAUSE_START.test(before)) return 1;
+    }
+    return n > 0 && descriptive === n ? -1 : 0;
+  }
+  nearAny(a: number, bs: number[], w: number): boolean {
+    for (const b of bs) if (this.near(a, b, w)) return true;
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- scoring
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
+const BIAS = 3;
+
+function imageExfil(s: string): number {
+  // ![alt](http(s)://host/…?…=…) — a markdown image whose URL carries a query: the client fetches it.
+  let found = 0;
+  let i = s.indexOf('![');
+  while (i >= 0 && found < 4) {
+    const close = s.indexOf('](', i + 2);
+    if (close < 0 || close - i > 200) break;
+    const end = s.indexOf(')', close + 2);
+    const url = s.slice(close + 2, end < 0 ? Math.min(s.length, close + 400) : Math.min(end, close + 400));
+    if (/^\s*https?:\/\//.test(url) && /[?&][^=\s]{1,32}=/.test(url)) found++;
+    i = s.indexOf('![', i + 2);
+  }
+  return found;
+}
+
+/**
+ * Scans one text. `channel` is where it travels: a user prompt, a tool result or retrieved
+ * document (indirect injection), or the model's answer.
+ */
+export function scanText(text: string, channel: Channel = 'prompt'): ScanResult {
+  const ac = compiled();
+  const { s: folded, obf: obf0 } = fold(text.length > 65536 ? text.slice(0, 65536) : text);
+  let obf = obf0;
+  let s = folded;
+  // Decoded payloads are scanned after the text (an attacker hides the instruction, then says "decode it").
+  const b64 = base64Payloads(text.length > 65536 ? text.slice(0, 65536) : text, 4096);
+  if (b64) {
+    const d = fold(b64).s;
+    s += ' \u0001 ' + d;
+    obf |= OBF_BASE64;
+  }
+  if (/rot ?-?13|caesar|シーザー/.test(folded)) {
+    s += ' \u0001 ' + rot13(folded.slice(0, 8192));
+    obf |= OBF_ROT13;
+  }
+  const ft = new Features();
+  ac.scan(s, (e, start, end, quoted) => {
+    ft.add(e.feature, start, quoted);
+    if ((e.feature === F.OVR || e.feature === F.REVEAL) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
+  });
+
+  const has = (f: Feature) => ft.has(F[f]);
+  const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
+  const used = new Set<string>();
+  const u = (f: string, v: number) => {
+    if (v) used.add(f);
+    return v;
+  };
+
+  // --- direct injection: an override verb near an instruction target
+  let pi = 0;
+  const overrideTarget = near('OVR', 'TGT', 40) || near('OVR', 'SYS', 50);
+  const ovrMood = ft.mood(F.OVR, s);
+  const revealMood = ft.mood(F.REVEAL, s);
+  if (overrideTarget) {
+    pi += u('override×target', 3);
+    if (ovrMood > 0) pi += u('imperative', 0.7);
+    else if (ovrMood < 0) pi -= u('descriptive', 1.6);
+    if (near('SCOPE', 'TGT', 30) || has('SYS')) pi += u('scope', 0.9);
+    if (has('NEWINS') || has('OBEYME')) pi += u('new_instructions', 0.8);
+    if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
+    if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
+    if (has('AUTH')) pi += u('authority', 0.5);
+    if (has('HOWTO')) pi -= u('how_to', 0.8);
+    if (near('SELF', 'OVR', 25) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
+  } else {
+    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
+    if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
+  }
+  if (has('TAG')) {
+    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0);
+    if (t > 0) pi += u('spoofed_tag', 1 + 0.8 * Math.min(t, 3));
+  }
+  if (has('NOREFUSE') && (has('SYS') || has('TGT'))) pi += u('refusal_suppression', 1.2);
+  if (has('DECODE') && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
+
+  // --- jailbreak: a persona frame and unrestricted behaviour
+  let jb = 0;
+  const unrest = ft.n(F.UNREST);
+  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 3.4 + 0.5 * Math.min(unrest - 1, 2));
+  else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
+  else if (unrest) jb += u('unrestricted', 1.2);
+  if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
+  if (has('FICTION') && has('HARM')) {
+    jb += u('fiction×harm', 2);
+    if (has('DETAIL')) jb += u('detail', 1.2);
+    if (has('PERSONA')) jb += u('persona', 0.6);
+    if (has('HOWTO')) jb += u('how_to_harm', 0.6);
+  } else if (has('PERSONA') && has('HARM')) {
+    jb += u('persona×harm', 1.4);
+    if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
+  }
+  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1);
+  if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
+  if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
+
+  // --- exfiltration: reveal the system prompt or secrets; data out through a URL
+  let ex = 0;
+  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -1.4 : 0) - 0.4;
+  if (near('REVEAL', 'SYS', 60)) {
+    ex += u('reveal×system_prompt', 3.4 + asked);
+    if (has('VERBATIM')) ex += u('verbatim', 0.8);
+  } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
+    ex += u('reveal×your_rules', 3.2);
+  } else if (near('REVEAL', 'SECRET', 40)) {
+    ex += u('reveal×secret', 2.8 + asked);
+    if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
+    if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
+    if (has('HOWTO')) ex -= u('how_to', 2.4);
+  }
+  const img = imageExfil(s);
+  const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
+  if (img) ex += u('image_url_query', 2.6 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
+  else if (urlExfil) ex += u('url_exfil', 3.2);
+  if (has('AUTH') && ex > 0) ex += u('authority', 0.5);
+  if (has('OVR') && ex > 0) ex += u('override', 0.5);
+
+  // --- bulk personal data
+  let bulk = 0;
+  if (has('PEOPLE') && has('PII')) {
+    bulk += u('people×pii', 1.6);
+    if (has('BULK')) bulk += u('all', 1.4);
+    if (has('EXTRACT')) bulk += u('extract', 0.9);
+    if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.5);
+    if (has('COUNT')) bulk -= u('counts_only', 3);
+    if (has('CODE')) bulk -= u('code', 1.8);
+    if (has('HOWTO')) bulk -= u('how_to', 1.5);
+  }
+
+  // --- indirect: text that addresses the model and tells it to act; hidden containers
+  let ind = 0;
+  const act = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+  let acts = 0;
+  for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
+  let mentions = 0;
+  for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
+  if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
+  else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
+  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, [...act, F.ADDR], 160)) ind += u('hidden×instruction', 1.4);
+  if (has('CONCEAL')) ind += u('conceal', 1.2);
+  if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
+  if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
+
+  // --- obfuscation corroborates anything found
+  if (obf && (pi > 0 || ex > 0 || jb > 0)) {
+    const bonus = 0.8;
+    pi += pi > 0 ? bonus : 0;
+    ex += ex > 0 ? bonus : 0;
+    jb += jb > 0 ? bonus : 0;
+    used.add('obfuscation');
+  }
+
+  // --- context: talking about attacks, quoting one, or asking about one
+  let damp = 0;
+  const meta = ft.n(F.META) + 0.4 * ft.n(F.META2);
+  if (meta > 0) {
+    damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
+    if (ft.n(F.META) > 0) {
+      let attack = 0;
+      let quoted = 0;
+      for (const f of [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA]) {
+        attack += ft.count[f]!;
+        quoted += ft.quoted[f]!;
+      }
+      if (attack > 0 && quoted / attack >= 0.7) damp += 2.2;
+      else if (attack > 0 && quoted / attack >= 0.4) damp += 1.2;
+      if (/[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(folded)) damp += 0.6;
+    }
+    used.add('meta_context');
+  }
+  // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
+  const hardEx = img > 0 || urlExfil ? 2 : 0;
+  const hardInd = has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
+
+  const hits: ThreatHit[] = [];
+  const push = (type: ContentThreat, logit: number, detector: string, floor = 0) => {
+    if (logit <= 0) return;
+    const score = sigmoid(logit - BIAS - Math.max(0, damp - floor));
+    if (score >= 0.05) hits.push({ type, score: Math.round(score * 1000) / 1000, detector, features: [] });
+  };
+  const indirect = channel === 'tool' || ind >= 2.6;
+  if (indirect) {
+    push('INDIRECT_INJECTION', Math.max(ind, pi + 0.3, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
+    if (channel !== 'tool') {
+      push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
+      push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+    } else if (img) push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+  } else {
+    push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
+    push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+  }
+  if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
+  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data');
+  const features = [...used];
+  for (const h of hits) h.features = features;
+  hits.sort((a, b) => b.score - a.score);
+  const obfuscation = OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name);
+  return { hits, max: hits[0]?.score ?? 0, obfuscation };
+}
+
+// ---------------------------------------------------------------- answers
+
+/**
+ * Shingles (hashed 16-character windows of the folded text) of the request's system prompts,
+ * so that an answer repeating them can be recognised in linear time.
+ */
+export class PromptFingerprint {
+  static readonly W = 16;
+  private readonly set = new Set<number>();
+  readonly size: number;
+
+  constructor(systemTexts: readonly string[]) {
+    for (const t of systemTexts) {
+      const s = fold(t.slice(0, 32768)).s;
+      forEachWindow(s, (h) => {
+        if (this.set.size < 8192) this.set.add(h);
+      });
+    }
+    this.size = this.set.size;
+  }
+
+  /** The fraction of the system prompt's windows that the text repeats (0..1). */
+  overlap(text: string): number {
+    if (this.size === 0) return 0;
+    const s = fold(text.slice(0, 131072)).s;
+    const seen = new Set<number>();
+    forEachWindow(s, (h) => {
+      if (this.set.has(h)) seen.add(h);
+    });
+    return seen.size / this.size;
+  }
+}
+
+function forEachWindow(s: string, fn: (h: number) => void): void {
+  const W = PromptFingerprint.W;
+  if (s.length < W) return;
+  // FNV-1a over each window: W steps per position keeps it linear (W is a constant).
+  for (let i = 0; i + W <= s.length; i += 2) {
+    let h = 0x811c9dc5;
+    for (let j = i; j < i + W; j++) h = Math.imul(h ^ s.charCodeAt(j), 0x01000193);
+    fn(h >>> 0);
+  }
+}
+
+/**
+ * The answer side: an answer that repeats the system prompt (or a large part of it), carries
+ * secrets the inspector found, or embeds an image URL with data in its query.
+ */
+export function scanAnswer(answer: string, fp: PromptFingerprint | undefined, secrets: number): ScanResult {
+  const hits: ThreatHit[] = [];
+  const features: string[] = [];
+  let logit = 0;
+  const overlap = fp ? fp.overlap(answer) : 0;
+  if (overlap >= 0.3 || (fp && overlap * fp.size >= 48)) {
+    logit += 3 + 3 * Math.min(1, overlap);
+    features.push('repeats_system_prompt');
+  }
+  if (secrets > 0) {
+    logit += 3.4;
+    features.push('secret_in_answer');
+  }
+  const folded = fold(answer.slice(0, 131072)).s;
+  if (imageExfil(folded)) {
+    logit += 3.2;
+    features.push('image_url_query');
+  }
+  if (/(my|the) (system prompt|initial instructions?|hidden instructions?) (is|are|says?)|私の(システムプロンプト|初期設定|指示)は/.test(folded)) {
+    logit += 1.5;
+    features.push('announces_system_prompt');
+  }
+  if (logit > 0) hits.push({ type: 'EXFILTRATION', score: Math.round(sigmoid(logit - BIAS) * 1000) / 1000, detector: 'sekisho.answer_exfiltration', features });
+  return { hits, max: hits[0]?.score ?? 0, obfuscation: [] };
+}
