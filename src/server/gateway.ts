@@ -26,6 +26,10 @@ import { auditKeysFromVault } from '../audit/keys.js';
 import { VaultEventImporter } from '../audit/vault-events.js';
 import { auditHttp } from '../audit/http.js';
 import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
+import { ThreatEngine } from '../threats/engine.js';
+import { handleThreats, isThreatPath } from '../threats/http.js';
+import { MemoryBus, MemoryCounters } from '../store/memory-shared.js';
+import type { Bus, Counters } from '../store/shared.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -36,6 +40,9 @@ export interface GatewayOptions {
   interactive?: boolean;
   /** Extra sink for key access, erasure and rotation events (the audit log). */
   vaultEvents?: VaultEvents;
+  /** Shared counters and bus (Redis for several nodes); in memory by default. */
+  counters?: Counters;
+  bus?: Bus;
 }
 
 /** Everything behind the HTTP server. */
@@ -54,6 +61,8 @@ export interface Core {
   store: Store;
   vault: Vault;
   log: Logger;
+  /** Threat detection; absent when `threats.enabled` is false. */
+  threats: ThreatEngine | undefined;
   /** Models the principal may use: some backend on the route may receive its default level. */
   modelsFor(principal: Principal): { id: string }[];
   close(): Promise<void>;
@@ -134,6 +143,30 @@ export async function buildCore(
     ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), claims: vaultClaims(vault), config: config.identity })
     : undefined;
   const auth = identity ?? new Authenticator(store);
+  let threats: ThreatEngine | undefined;
+  if (config.threats.enabled) {
+    try {
+      threats = new ThreatEngine({
+        config: config.threats,
+        configDir: loaded.dir,
+        counters: opts.counters ?? new MemoryCounters(),
+        bus: opts.bus ?? new MemoryBus(),
+        store: store.threats,
+        log,
+        tenant: config.tenant,
+        audit,
+        ...(opts.env ? { env: opts.env } : {}),
+      });
+      await threats.start();
+    } catch (e) {
+      identity?.close();
+      audit.close();
+      await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await vault.close();
+      store.close();
+      throw e;
+    }
+  }
   const checkpoint = new Checkpoint({
     auth: opts.authOverride ?? auth,
     policy,
@@ -147,6 +180,7 @@ export async function buildCore(
     retain: retainer,
     pseudonyms: new PseudonymMaps(vault),
     limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
+    threats,
   });
   const ids = config.backends.map((b) => b.id);
   metrics.beforeScrape.push(() => {
@@ -166,6 +200,7 @@ export async function buildCore(
     store,
     vault,
     log,
+    threats,
     modelsFor(principal) {
       if (levelIndex(principal.defaultLevel) > levelIndex(principal.maxLevel)) return [];
       return routes
@@ -174,6 +209,7 @@ export async function buildCore(
         .map((r) => ({ id: r.name }));
     },
     async close() {
+      await threats?.close();
       identity?.close();
       retainer?.flush();
       await importer?.close();
@@ -212,7 +248,19 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           }
         },
         ready: () => core.recorder.healthy && core.retainer?.healthy !== false,
-        identity: core.identity && { isPath: isIdentityPath, handle: (req, res, path) => handleIdentity(core.identity!, req, res, path) },
+        identity: core.identity && {
+          isPath: isIdentityPath,
+          handle: async (req, res, path) => {
+            await handleIdentity(core.identity!, req, res, path);
+            // Failed presentations and token redemptions count towards brute-force detection.
+            if (res.statusCode === 401 || (res.statusCode === 400 && path === '/oid4vci/token')) core.threats?.authFailure(req.socket.remoteAddress, `identity:${path}`, path);
+          },
+        },
+        threats: core.threats && {
+          isPath: isThreatPath,
+          handle: (req, res, path, query) =>
+            handleThreats({ engine: core.threats!, authenticate: (a) => core.auth.authenticate(a), admin: config.admin, title: config.threats.taxii.title, taxii: config.threats.taxii.enabled }, req, res, path, query),
+        },
         audit: auditHttp({
           store: core.store,
           vkey: core.audit.vkey,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
+import type { ThreatAlertRow, ThreatIncidentRow, ThreatStore, ApiKeyRow, AuditCheckpointRow, AuditEntryRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
 const MIGRATIONS: string[] = [
@@ -135,6 +135,56 @@ const MIGRATIONS: string[] = [
      source TEXT PRIMARY KEY,
      last_id INTEGER NOT NULL
    );`,
+  // Threat detection (issue #7): alerts, incidents, quarantined principals, TAXII objects and status.
+  `CREATE TABLE threat_alerts (
+     id TEXT PRIMARY KEY,
+     ts TEXT NOT NULL,
+     principal TEXT NOT NULL,
+     type TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     severity TEXT NOT NULL,
+     score REAL NOT NULL,
+     action TEXT NOT NULL,
+     request_id TEXT,
+     incident_id TEXT,
+     owasp TEXT NOT NULL,
+     atlas TEXT NOT NULL
+   );
+   CREATE INDEX threat_alerts_ts ON threat_alerts(ts);
+   CREATE INDEX threat_alerts_incident ON threat_alerts(incident_id);
+   CREATE TABLE threat_incidents (
+     id TEXT PRIMARY KEY,
+     group_key TEXT NOT NULL,
+     opened_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     title TEXT NOT NULL,
+     severity TEXT NOT NULL,
+     status TEXT NOT NULL,
+     alert_count INTEGER NOT NULL,
+     principals TEXT NOT NULL,
+     approved_by TEXT,
+     approved_at TEXT
+   );
+   CREATE INDEX threat_incidents_updated ON threat_incidents(updated_at);
+   CREATE TABLE threat_quarantine (
+     principal TEXT PRIMARY KEY,
+     since TEXT NOT NULL,
+     reason TEXT NOT NULL
+   );
+   CREATE TABLE taxii_objects (
+     collection TEXT NOT NULL,
+     id TEXT NOT NULL,
+     version TEXT NOT NULL,
+     date_added TEXT NOT NULL,
+     object TEXT NOT NULL,
+     PRIMARY KEY (collection, id, version)
+   );
+   CREATE INDEX taxii_objects_added ON taxii_objects(collection, date_added);
+   CREATE TABLE taxii_status (
+     id TEXT PRIMARY KEY,
+     created TEXT NOT NULL,
+     status TEXT NOT NULL
+   );`,
 ];
 
 export function openSqliteStore(file: string): Store {
@@ -247,6 +297,7 @@ export function openSqliteStore(file: string): Store {
       txCodeFailed: (id: string) => (txFailed.get(id) as { tx_attempts: number } | undefined)?.tx_attempts ?? 0,
     },
     vault: vaultStore(db),
+    threats: threatStore(db),
     apiKeys: {
       insert: (row: ApiKeyRow) => void insKey.run(row),
       findByHash: (hash: Buffer) => keyByHash.get(hash) as ApiKeyRow | undefined,
@@ -277,6 +328,55 @@ export function openSqliteStore(file: string): Store {
       setCheckpointNote: (size, note) => void setCpNote.run(note, size),
     },
     close: () => db.close(),
+  };
+}
+
+function threatStore(db: Database.Database): ThreatStore {
+  const insAlert = db.prepare('INSERT OR REPLACE INTO threat_alerts (id, ts, principal, type, rule, severity, score, action, request_id, incident_id, owasp, atlas) VALUES (@id, @ts, @principal, @type, @rule, @severity, @score, @action, @request_id, @incident_id, @owasp, @atlas)');
+  const putInc = db.prepare(
+    'INSERT INTO threat_incidents (id, group_key, opened_at, updated_at, title, severity, status, alert_count, principals, approved_by, approved_at) VALUES (@id, @group_key, @opened_at, @updated_at, @title, @severity, @status, @alert_count, @principals, @approved_by, @approved_at) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, severity = excluded.severity, status = excluded.status, alert_count = excluded.alert_count, principals = excluded.principals, approved_by = excluded.approved_by, approved_at = excluded.approved_at',
+  );
+  const write = db.transaction((alerts: ThreatAlertRow[], incidents: ThreatIncidentRow[]) => {
+    for (const i of incidents) putInc.run(i);
+    for (const a of alerts) insAlert.run(a);
+  });
+  const incById = db.prepare('SELECT * FROM threat_incidents WHERE id = ?');
+  const putObj = db.prepare('INSERT OR IGNORE INTO taxii_objects (collection, id, version, date_added, object) VALUES (?, ?, ?, ?, ?)');
+  const putObjs = db.transaction((collection: string, objs: { id: string; version: string; date_added: string; object: string }[]) => {
+    let n = 0;
+    for (const o of objs) n += putObj.run(collection, o.id, o.version, o.date_added, o.object).changes;
+    return n;
+  });
+  const putStatus = db.prepare('INSERT OR REPLACE INTO taxii_status (id, created, status) VALUES (?, ?, ?)');
+  const getStatus = db.prepare('SELECT status FROM taxii_status WHERE id = ?').pluck();
+  const quarantine = db.prepare('INSERT OR REPLACE INTO threat_quarantine (principal, since, reason) VALUES (?, ?, ?)');
+  const release = db.prepare('DELETE FROM threat_quarantine WHERE principal = ?');
+  const quarantined = db.prepare('SELECT principal FROM threat_quarantine').pluck();
+  return {
+    write: async (alerts, incidents) => void write([...alerts], [...incidents]),
+    alerts: async (q) => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (q.before) (where.push('ts < ?'), args.push(q.before));
+      if (q.incident) (where.push('incident_id = ?'), args.push(q.incident));
+      return db.prepare(`SELECT * FROM threat_alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id DESC LIMIT ?`).all(...args, q.limit) as ThreatAlertRow[];
+    },
+    incidents: async (q) =>
+      db.prepare(`SELECT * FROM threat_incidents ${q.status ? 'WHERE status = ?' : ''} ORDER BY updated_at DESC LIMIT ?`).all(...(q.status ? [q.status, q.limit] : [q.limit])) as ThreatIncidentRow[],
+    incident: async (id) => incById.get(id) as ThreatIncidentRow | undefined,
+    putTaxiiObjects: async (collection, objs) => putObjs(collection, [...objs]),
+    taxiiObjects: async (collection, q) => {
+      const where = ['collection = ?'];
+      const args: unknown[] = [collection];
+      if (q.addedAfter) (where.push('date_added > ?'), args.push(q.addedAfter));
+      if (q.ids?.length) (where.push(`id IN (${q.ids.map(() => '?').join(', ')})`), args.push(...q.ids));
+      if (q.types?.length) (where.push(`(${q.types.map(() => 'id LIKE ?').join(' OR ')})`), args.push(...q.types.map((t) => `${t}--%`)));
+      return db.prepare(`SELECT id, version, date_added, object FROM taxii_objects WHERE ${where.join(' AND ')} ORDER BY date_added, id LIMIT ?`).all(...args, q.limit) as { id: string; version: string; date_added: string; object: string }[];
+    },
+    putTaxiiStatus: async (id, created, status) => void putStatus.run(id, created, status),
+    taxiiStatus: async (id) => getStatus.get(id) as string | undefined,
+    setQuarantine: async (principal, on, at, reason) => void (on ? quarantine.run(principal, at, reason) : release.run(principal)),
+    quarantined: async () => quarantined.all() as string[],
   };
 }
 

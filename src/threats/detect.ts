@@ -156,9 +156,14 @@ export function fold(text: string): { s: string; obf: number } {
     out[w++] = c;
     r++;
   }
-  return { s: DECODER.decode(out.subarray(0, w)), obf };
+  return { s: fromCodes(out, w), obf };
 }
-const DECODER = new TextDecoder('utf-16le');
+
+function fromCodes(a: Uint16Array, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i += 2048) s += String.fromCharCode.apply(null, a.subarray(i, Math.min(n, i + 2048)) as unknown as number[]);
+  return s;
+}
 
 /** Decoded base64 payloads (long runs that decode to readable text), at most `budget` characters. */
 function base64Payloads(text: string, budget: number): string {
@@ -650,16 +655,16 @@ export class PromptFingerprint {
     const seen = new Set<number>();
     forEachWindow(s, (h) => {
       if (this.set.has(h)) seen.add(h);
-    });
+    }, 1);
     return seen.size / this.size;
   }
 }
 
-function forEachWindow(s: string, fn: (h: number) => void): void {
+function forEachWindow(s: string, fn: (h: number) => void, step = 2): void {
   const W = PromptFingerprint.W;
   if (s.length < W) return;
   // FNV-1a over each window: W steps per position keeps it linear (W is a constant).
-  for (let i = 0; i + W <= s.length; i += 2) {
+  for (let i = 0; i + W <= s.length; i += step) {
     let h = 0x811c9dc5;
     for (let j = i; j < i + W; j++) h = Math.imul(h ^ s.charCodeAt(j), 0x01000193);
     fn(h >>> 0);
