@@ -60,6 +60,7 @@ const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c =
 const isLatin = (c: number) => (c >= 97 && c <= 122);
 const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
 
+const HALF_KANA = /[\uff61-\uff9f]/;
 export const OBF_ZW = 1;
 export const OBF_HOMOGLYPH = 2;
 export const OBF_LEET = 4;
@@ -81,7 +82,8 @@ const OBF_NAMES: [number, string][] = [
  * leetspeak inside Latin words, and runs of single s-p-a-c-e-d characters joined.
  */
 export function fold(text: string): { s: string; obf: number } {
-  const t = normalize(text);
+  // The inspector's width normalisation; its half-width katakana table only when there is some.
+  const t = HALF_KANA.test(text) ? normalize(text) : text;
   const n = t.length;
   const out = new Uint16Array(n);
   let k = 0;
@@ -113,6 +115,8 @@ export function fold(text: string): { s: string; obf: number } {
       obf |= OBF_ZW;
       continue;
     }
+    if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+    else if (c >= 0x2010 && (c <= 0x2015 || c === 0x2212 || c === 0xfe63 || c === 0x2043)) c = 45;
     if (c >= 65 && c <= 90) c += 32;
     else if (c >= 0x30a1 && c <= 0x30f6) c -= 0x60;
     else if (c >= 0x370 && c <= 0x4ff) {
@@ -232,6 +236,11 @@ class Automaton {
   private readonly next: Map<number, number>[] = [new Map()];
   private fail: Int32Array = new Int32Array(1);
   private out: (Entry[] | undefined)[] = [undefined];
+  /** Transitions of non-root states in one open-addressing table: key state·65536 + char. */
+  private keys: Int32Array = new Int32Array(1);
+  private vals: Int32Array = new Int32Array(1);
+  private mask = 0;
+  private shift = 32;
 
   constructor(entries: { pattern: string; entry: Entry }[]) {
     for (const { pattern, entry } of entries) {
@@ -268,6 +277,36 @@ class Automaton {
         if (inherited) this.out[s] = [...(this.out[s] ?? []), ...inherited];
       }
     }
+    let n = 0;
+    for (const m of this.next) n += m.size;
+    let size = 1;
+    while (size < n * 4) size <<= 1;
+    this.keys = new Int32Array(size).fill(-1);
+    this.vals = new Int32Array(size);
+    this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
+    for (let st = 1; st < this.next.length; st++) {
+      for (const [c, t] of this.next[st]!) {
+        const key = st * 65536 + c;
+        // Fibonacci hashing: the high bits of the product.
+        let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+        while (this.keys[i] !== -1) i = (i + 1) & this.mask;
+        this.keys[i] = key;
+        this.vals[i] = t;
+      }
+    }
+  }
+
+  private step(st: number, c: number): number {
+    const key = st * 65536 + c;
+    const keys = this.keys;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.vals[i]!;
+      if (k === -1) return -1;
+      i = (i + 1) & this.mask;
+    }
   }
 
   /** Calls `hit(entry, start, end, quoted)` for every match. */
@@ -288,8 +327,8 @@ class Automaton {
           st = this.root[c]!;
           break;
         }
-        const nx = this.next[st]!.get(c);
-        if (nx !== undefined) {
+        const nx = this.step(st, c);
+        if (nx >= 0) {
           st = nx;
           break;
         }
