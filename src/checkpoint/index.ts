@@ -22,6 +22,7 @@ import type { Capture, Retainer } from './retain.js';
 import { VaultError, type PseudonymMaps } from '../vault/index.js';
 import { PromptFingerprint, type ThreatEngine, type Verdict } from '../threats/engine.js';
 import crypto from 'node:crypto';
+import { RedisError } from '../store/redis-errors.js';
 
 export { CheckpointError } from './errors.js';
 export type { Sink } from './relay.js';
@@ -64,7 +65,8 @@ export interface Inspection {
 }
 
 export interface CheckpointDeps {
-  auth: { authenticate(authorization: string | undefined): Principal };
+  /** Synchronous, or a promise when a shared session store must be read. */
+  auth: { authenticate(authorization: string | undefined): Principal | Promise<Principal> };
   policy: Policy;
   routes: Routes;
   router: Router;
@@ -78,6 +80,8 @@ export interface CheckpointDeps {
   retain?: Retainer | undefined;
   /** Pseudonym maps per conversation, encrypted under the subject's key. */
   pseudonyms?: PseudonymMaps | undefined;
+  /** The stored form of a person's department (adoption counts); absent: not recorded. */
+  departments?: { pseudonym(name: string): string } | undefined;
   limits: { maxAttempts: number; maxResponseBytes: number };
   /** Threat detection (issue #7); absent when `threats.enabled` is false. */
   threats?: ThreatEngine | undefined;
@@ -98,7 +102,7 @@ export class Checkpoint {
       const threats = this.d.threats;
       const refused = threats?.refusedSource(req.remote);
       if (refused) throw refusal(refused);
-      const principal = (trace.principal = this.authenticate(req));
+      const principal = (trace.principal = await this.authenticate(req));
       if (threats) {
         const r = await threats.admit(principal, req.requestId);
         if (r) throw refusal(r);
@@ -182,9 +186,9 @@ export class Checkpoint {
   }
 
   /** authenticate: bearer credential → principal. */
-  private authenticate(req: CheckpointRequest): Principal {
+  private async authenticate(req: CheckpointRequest): Promise<Principal> {
     try {
-      return this.d.auth.authenticate(req.authorization);
+      return await this.d.auth.authenticate(req.authorization);
     } catch (e) {
       if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
         const cred = crypto.createHash('sha256').update(req.authorization ?? '').digest('base64url').slice(0, 22);
@@ -363,6 +367,8 @@ export class Checkpoint {
       duration_ms: Math.round(ms * 1000) / 1000,
       upstream_ms: t.outcome?.upstreamMs == null ? null : Math.round(t.outcome.upstreamMs * 1000) / 1000,
       attempts: t.outcome?.attempts ?? 0,
+      department: t.principal?.attrs?.kind === 'person' ? (this.d.departments?.pseudonym(t.principal.attrs.department) ?? '') : '',
+      trained: t.principal?.attrs?.kind === 'person' ? (t.principal.attrs.trainings.length > 0 ? 1 : 0) : null,
     }, {
       flags: t.flags,
       findings: t.findings,
@@ -424,6 +430,11 @@ function unavailable(code: string, ja: string, en: string): CheckpointError {
 
 function toCheckpointError(e: unknown): CheckpointError {
   if (e instanceof CheckpointError) return e;
+  // The shared state (Redis) cannot be used: a session, a limit or a budget could not be checked,
+  // so the request is refused (fail closed) rather than let through unchecked.
+  if (e instanceof RedisError) {
+    return new CheckpointError(e.status, e.status === 400 ? 'invalid_request_error' : 'server_error', e.code, `${e.ja} (要求はバックエンドに送信されていません)`, `${e.en} (the request was not sent to a backend)`);
+  }
   // The vault failed (tampered record, key unavailable): fail closed, nothing was sent.
   if (e instanceof VaultError) {
     const ja = `${e.ja} (要求はバックエンドに送信されていません)`;

@@ -10,6 +10,8 @@ import QRCode from 'qrcode';
 import { createOffer, offerFor, validateClaims, vaultClaims, type Training } from '../identity/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { resolveConfig, withVault } from './common.js';
+import { openSharedState } from '../store/shared-state.js';
+import { announceRevocation, credentialKeyOf } from '../identity/sessions.js';
 import { CliError, cliLang, label, say } from './i18n.js';
 
 type IO = { out: (s: string) => void; err: (s: string) => void };
@@ -113,9 +115,46 @@ export async function credential(argv: string[], io: IO): Promise<number> {
         const target = positionals[0];
         if (!target) throw new CliError({ ja: '失効させる資格情報の id または職員番号を指定してください', en: 'Give the credential id or employee id to revoke' });
         const at = new Date().toISOString();
-        const n = store.identity.revokeCredential(target, at) || store.identity.revokeCredential(sealed.pseudonym(target), at);
+        // the credentials this revokes (for the fan-out to the nodes' sessions)
+        const matches = (t: string) =>
+          store.identity
+            .credentials()
+            .filter((r) => !r.revoked_at && (r.id === t || r.employee_id === t || r.subject === t))
+            .map((r) => credentialKeyOf({ list: r.status_list, idx: r.status_idx }, r.id));
+        let ids = matches(target);
+        let n = store.identity.revokeCredential(target, at);
+        if (n === 0) {
+          const pseudonym = sealed.pseudonym(target);
+          ids = matches(pseudonym);
+          n = store.identity.revokeCredential(pseudonym, at);
+        }
         if (n === 0) throw new CliError({ ja: `有効な資格情報 ${target} はありません`, en: `No active credential ${target}` }, 1);
-        io.out(say({ ja: `${n} 件の資格情報を失効させました。そのセッションは ${idc.status_refresh_s} 秒以内に終了します`, en: `Revoked ${n} credential(s); their sessions end within ${idc.status_refresh_s} s` }, lang));
+        if (!loaded.config.redis) {
+          io.out(say({ ja: `${n} 件の資格情報を失効させました。そのセッションは ${idc.status_refresh_s} 秒以内に終了します`, en: `Revoked ${n} credential(s); their sessions end within ${idc.status_refresh_s} s` }, lang));
+          return 0;
+        }
+        // Several nodes: end the sessions on every node now (tombstones in Redis, then session.revoked).
+        try {
+          const shared = await openSharedState(loaded.config);
+          try {
+            const ended = await announceRevocation(shared.sessions!, shared.bus, ids);
+            io.out(say({ ja: `${n} 件の資格情報を失効させ、全ノードに通知しました (終了したセッション: ${ended} 件)`, en: `Revoked ${n} credential(s) and told every node (sessions ended: ${ended})` }, lang));
+          } finally {
+            await shared.close();
+          }
+        } catch (e) {
+          const err = e as { ja?: string; en?: string; message?: string };
+          io.err(say({ ja: `警告: ${err.ja ?? err.message}`, en: `Warning: ${err.en ?? err.message}` }, lang));
+          io.out(
+            say(
+              {
+                ja: `${n} 件の資格情報を失効させました。Redis に届かなかったため、そのセッションは各ノードの状態確認で ${idc.status_refresh_s} 秒以内に終了します`,
+                en: `Revoked ${n} credential(s). Redis could not be reached, so their sessions end at each node's status check, within ${idc.status_refresh_s} s`,
+              },
+              lang,
+            ),
+          );
+        }
         return 0;
       }
       case 'list': {

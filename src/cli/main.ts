@@ -1,7 +1,7 @@
 /**
  * `sekisho` command line.
  *   serve | try | apikey create|list|revoke | credential issue|offer|revoke|list | login |
- *   policy test|explain | identity did|rotate-key | config schema|check | inspect |
+ *   policy test|explain | identity did|rotate-key | config schema|check|reload|networkpolicy | inspect |
  *   keys status|rotate|retire | erase | mock-upstream
  */
 import { parseArgs } from 'node:util';
@@ -25,6 +25,9 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
                                                       Cedar 規程の例の実行・判定理由 / run policy examples, explain a decision
   identity did | identity rotate-key [--alg ES256|EdDSA]  テナントの DID・署名鍵の更新 / tenant DIDs, signing key rotation
   config schema | config check [--config FILE]        JSON Schema を出力・設定を検証 / print the JSON Schema, validate a config
+  config reload [--config FILE]                       全ノードに設定の再読み込みを指示 (redis:) / every node re-reads its config (redis:)
+  config networkpolicy [--config FILE] [--json|--systemd]
+                                                      接続先の許可リスト (名前は解決しない) / egress allow-list for the Helm chart or systemd (resolves nothing)
   inspect [--jsonl] [FILE|-]                          個人情報・秘密の検出 / detect personal data and secrets
   inspect PATH... [--jsonl] [--progress]              ファイル・フォルダの一括スキャン (txt md csv jsonl docx pdf) / batch scan
   keys status [--json] | keys rotate [--batch N] | keys retire --version N
@@ -79,7 +82,17 @@ async function main(argv: string[]): Promise<number> {
         io.out(say({ ja: `${loaded.file}: 問題ありません`, en: `${loaded.file}: OK` }));
         return 0;
       }
-      throw new CliError({ ja: '使い方: sekisho config schema|check', en: 'Usage: sekisho config schema|check' });
+      if (verb === 'networkpolicy') {
+        const { values } = parseArgs({ args: more, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, systemd: { type: 'boolean' } }, strict: true });
+        const loaded = resolveConfig(values.config, io.err);
+        const { egressEndpoints, egressValuesYaml, egressSystemdDropIn } = await import('../config/egress.js');
+        const eps = egressEndpoints(loaded.config);
+        if (values.json) io.out(JSON.stringify(eps, null, 2));
+        else io.out((values.systemd ? egressSystemdDropIn(eps) : egressValuesYaml(eps)).trimEnd());
+        return 0;
+      }
+      if (verb === 'reload') return (await import('./reload.js')).configReload(more, io);
+      throw new CliError({ ja: '使い方: sekisho config schema|check|reload|networkpolicy', en: 'Usage: sekisho config schema|check|reload|networkpolicy' });
     }
     case 'audit':
       return (await import('./audit.js')).auditCmd(rest, io);

@@ -4,7 +4,8 @@
  */
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Policy, parseLevel, levelIndex, LEVEL_LABELS, type Decision, type LevelName } from '../policy/index.js';
+import { Policy, parseLevel, LEVEL_LABELS, type LevelName } from '../policy/index.js';
+import { traceRequest, type Trace as BaseTrace } from '../checkpoint/trace.js';
 import { Router } from '../routing/index.js';
 import { Routes } from '../checkpoint/routes.js';
 import { Authenticator, AuthError, type Principal } from '../identity/index.js';
@@ -16,21 +17,9 @@ import { contentStageFor } from '../checkpoint/content.js';
 import { resolveConfig } from './common.js';
 import { CliError, cliLang, label, type Lang } from './i18n.js';
 
-interface Trace {
-  principal: { name: string; default_level: LevelName; max_level: LevelName };
-  model: string;
-  level: LevelName;
-  level_reasons: Decision['levelReasons'];
-  decision: Decision['action'];
-  reason: Decision['reason'];
-  backends: { id: string; country: string; region?: string; operator: string; jurisdictions: string[]; compliant: boolean; ceiling: LevelName | null; reasons: { code: string; ja: string; en: string }[] }[];
-  route: string[];
-  findings: { type: string; start: number; end: number; score: number }[];
-  flags: string[];
-  /** The text as it would be sent after masking / pseudonymization. */
-  outbound: string;
+type Trace = BaseTrace & {
   sent?: { status: number; backend?: string; audit_index?: string; answer?: string; error?: unknown };
-}
+};
 
 export async function tryCmd(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -73,67 +62,15 @@ export async function tryCmd(argv: string[], io: { out: (s: string) => void; err
     throw new CliError({ ja: `モデル ${model ?? '(なし)'} は設定にありません`, en: `The model ${model ?? '(none)'} is not configured` });
   }
   const policy = new Policy(config.backends, config.policy);
-  // inspect: the key's default level, raised by --level (as the x-sekisho-level header would).
-  let level = principal.defaultLevel;
-  const levelReasons = [{ code: 'key_default_level', ja: `既定レベル ${level}`, en: `default level ${level}` }];
-  if (asked && levelIndex(asked) > levelIndex(level)) {
-    level = asked;
-    levelReasons.push({ code: 'header_raises_level', ja: `--level により ${asked}`, en: `raised to ${asked} by --level` });
-  }
-  // inspect + transform: what the inspector finds, and the text as it would be sent.
-  const content = contentStageFor(config, policy)?.inspectRequest([text]);
-  if (content && levelIndex(content.level) > levelIndex(level)) {
-    level = content.level;
-    levelReasons.push({ code: 'content_raises_level', ja: `内容の検査により ${content.level}`, en: `raised to ${content.level} by content inspection` });
-  }
-  const decision =
-    content && content.blocked.length > 0
-      ? {
-          ...policy.decide({ level, levelReasons, flags: content.flags, principalMax: principal.maxLevel, candidates: [] }),
-          action: 'block' as const,
-          compliant: [],
-          reason: { code: 'content_blocked', ja: `送信が禁止された情報 (${content.blocked.join(', ')}) が含まれています`, en: `contains information that may not be sent (${content.blocked.join(', ')})` },
-        }
-      : policy.decide({ level, levelReasons, flags: content?.flags ?? [], principalMax: principal.maxLevel, candidates: route.candidates.map((c) => c.id) });
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
-  const compliant = new Set(decision.compliant);
-  const order = decision.action === 'allow' ? router.order(route.candidates.filter((c) => compliant.has(c.id)), route.strategy) : [];
-  const trace: Trace = {
-    principal: { name: principal.name, default_level: principal.defaultLevel, max_level: principal.maxLevel },
-    model,
-    level: decision.level,
-    level_reasons: decision.levelReasons,
-    decision: decision.action,
-    reason: decision.reason,
-    backends: route.candidates.map((c) => {
-      const b = routes.backends.get(c.id)!;
-      const reasons = policy.check(decision.level, c.id);
-      return {
-        id: c.id,
-        country: b.location.country,
-        ...(b.location.region ? { region: b.location.region } : {}),
-        operator: b.operator.name,
-        jurisdictions: b.operator.jurisdictions,
-        compliant: reasons.length === 0 && decision.action === 'allow',
-        ceiling: policy.ceiling(c.id),
-        reasons,
-      };
-    }),
-    route: order,
-    findings: contentFindings(config, policy, text),
-    flags: content?.flags ?? [],
-    outbound: content?.rewrite ? content.rewrite(text) : text,
-  };
+  const trace: Trace = traceRequest({ policy, routes, router, content: contentStageFor(config, policy) }, { text, principal, model, requestedLevel: asked });
+  const level = trace.level;
+  const decision = { action: trace.decision };
 
   if (values.send && decision.action === 'allow') trace.sent = await send(loaded, principal, level, model, text);
   if (values.json) io.out(JSON.stringify(trace, null, 2));
   else io.out(render(trace, text, cliLang()));
   return decision.action === 'allow' && (!trace.sent || trace.sent.status < 400) ? 0 : 1;
-}
-
-function contentFindings(config: Parameters<typeof contentStageFor>[0], policy: Policy, text: string): Trace['findings'] {
-  const stage = contentStageFor(config, policy);
-  return stage ? stage.findings(text) : [];
 }
 
 async function send(loaded: ReturnType<typeof resolveConfig>, principal: Principal, level: LevelName, model: string, text: string): Promise<Trace['sent']> {

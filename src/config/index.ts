@@ -50,8 +50,14 @@ function keyPath(p: readonly PropertyKey[]): string {
   return s || '(top level)';
 }
 
+/** Credentials inside a URL (`scheme://user:password@host`) never reach a message or a log. */
+function redactUrlCredentials(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, '$1***@');
+}
+
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
+  if (typeof v === 'string') v = redactUrlCredentials(v);
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? s.slice(0, 77) + '...' : s;
 }

@@ -248,6 +248,39 @@ export const ExternalKeystore = z
     }
   });
 
+const redisUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && u.username === '' && u.password === '' && u.hash === '' && u.search === '' && /^\/?(\d{1,2})?$/.test(u.pathname);
+    } catch {
+      return false;
+    }
+  }, 'a redis:// or rediss:// URL without credentials, such as redis://127.0.0.1:6379 (give the password through password_env)');
+
+export const RedisConfig = z
+  .object({
+    url: redisUrl.describe('the Redis server shared by the gateway nodes: redis://host:port[/db], or rediss:// for TLS'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (1–64 characters)')
+      .optional()
+      .describe('keys and channels are named sekisho:<prefix>:…; default: the tenant id'),
+    username: z.string().min(1).max(256).optional().describe('ACL user name (Redis 6 or later)'),
+    password_env: envName.optional().describe('environment variable holding the Redis password'),
+    connect_timeout_ms: z.number().int().positive().max(60_000).default(5_000).describe('how long `serve` waits for Redis before refusing to start'),
+    command_timeout_ms: z.number().int().positive().max(60_000).default(1_000).describe('a Redis command without an answer after this long fails (and the request is refused)'),
+    session_cache_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(10_000)
+      .describe('how long a node trusts a cached session without reading Redis (revocations arrive at once over pub/sub; this bounds a missed message)'),
+  })
+  .strict();
+
 export const Retention = z.enum(['metadata', 'bodies']);
 
 export const VaultConfig = z
@@ -389,6 +422,7 @@ export const Config = z
       .strict()
       .default({}),
     tenant: z.object({ id, name: z.string().min(1).max(256) }).strict(),
+    redis: RedisConfig.optional().describe('several gateway nodes: rate limits, budgets, sessions, revocation and config reload shared over Redis (absent: one node, in memory)'),
     backends: z.array(Backend).default([]),
     models: z.array(ModelRoute).default([]),
     expose_backend_models: z.boolean().default(true).describe('also accept the backends\' own model names'),
@@ -474,6 +508,7 @@ export type VaultConfigT = z.infer<typeof VaultConfig>;
 export type AuditConfig = z.infer<typeof Audit>;
 export type AdminConfig = Config['admin'];
 export type ThreatsConfig = z.infer<typeof Threats>;
+export type RedisConfigT = z.infer<typeof RedisConfig>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(Config, { io: 'input', target: 'draft-2020-12' });

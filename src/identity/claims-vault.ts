@@ -15,6 +15,13 @@ export interface ClaimsVault {
   pseudonym(employeeId: string): string;
   /** The vault subject of an employee (what `sekisho erase --subject` takes). */
   subjectOf(employeeId: string): string;
+  /** The stored form of a department name (an HMAC, like the employee-id pseudonym). */
+  department?(name: string): string;
+}
+
+/** `d:` + 16 hex digits of an HMAC under the vault's subject-index secret. */
+export function departmentPseudonym(vault: Pick<Vault, 'subjectHash'>, name: string): string {
+  return `d:${vault.subjectHash(`department:${name}`).subarray(0, 8).toString('hex')}`;
 }
 
 const PURPOSE = 'credential.claims';
@@ -24,6 +31,7 @@ export function vaultClaims(vault: Vault): ClaimsVault {
   const subjectOf = (employeeId: string): string => `staff:${employeeId}`;
   return {
     subjectOf,
+    department: (name) => departmentPseudonym(vault, name),
     pseudonym: (employeeId) => vault.subjectHash(subjectOf(employeeId)).subarray(0, 16).toString('hex'),
     seal(credentialId, claims) {
       const row = vault.seal({ id: recordId(credentialId), purpose: PURPOSE }, Buffer.from(JSON.stringify(claims), 'utf8'), { subject: subjectOf(claims.employee_id) });

@@ -11,6 +11,7 @@
  */
 import type http from 'node:http';
 import { AuthError } from './errors.js';
+import { RedisError } from '../store/redis-errors.js';
 import type { IdentityService } from './service.js';
 import { STATUS_LIST_ID } from './vci.js';
 
@@ -195,6 +196,8 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
       return sendProblem(res, { status, code: e.code, ja: e.ja, en: e.en }, oauth ? (OAUTH_CODES[e.code] ?? 'invalid_request') : undefined);
     }
     if (e instanceof HttpProblem) return sendProblem(res, e, oauth ? 'invalid_request' : undefined);
+    // The shared session store (Redis) cannot be reached: no session is handed out (fail closed).
+    if (e instanceof RedisError) return sendProblem(res, { status: e.status, code: e.code, ja: e.ja, en: e.en }, oauth ? 'temporarily_unavailable' : undefined);
     throw e;
   }
 }

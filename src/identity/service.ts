@@ -13,7 +13,8 @@ import { didDocument, didJwkFor, didWebFor, resolveDidJwk } from './did.js';
 import { AuthError } from './errors.js';
 import { KeyRing, type SigningAlg } from './keys.js';
 import { personFromClaims, type Principal } from './principal.js';
-import { Sessions } from './sessions.js';
+import { Sessions, credentialKeyOf, parseRevokedMessage, type SharedSessionStore } from './sessions.js';
+import type { Bus } from '../store/shared.js';
 import { signStatusList, StatusListCache, STATUS_INVALID, type StatusSource } from './status-list.js';
 import { VciIssuer, statusUriFor, vctFor, STATUS_LIST_ID, STATUS_LIST_SIZE } from './vci.js';
 import { Verifier } from './vp.js';
@@ -36,6 +37,8 @@ export interface IdentityOptions {
   now?: () => number;
   /** Sources for other trusted issuers' status lists (never fetched otherwise). */
   fetchStatus?: (uri: string) => Promise<string>;
+  /** Several nodes: sessions in the shared store, revocations over the bus (`redis:`). */
+  shared?: { sessions: SharedSessionStore; bus: Bus; cacheMs: number } | undefined;
 }
 
 /**
@@ -64,6 +67,7 @@ export class IdentityService {
   private originValue: string | undefined;
   private statusToken: { token: string; at: number } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
   /** Sessions waiting for the device that started the request (cross-device flow), by transaction hash. */
   private pickups = new Map<string, { result: SessionResult; expMs: number }>();
   readonly now: () => number;
@@ -73,7 +77,8 @@ export class IdentityService {
     this.originValue = o.config.origin ?? o.origin;
     const c = o.config;
     this.apiKeys = new ApiKeyAuthenticator(o.store);
-    this.sessions = new Sessions(c.session_ttl_s * 1000, this.now);
+    const sh = o.shared;
+    this.sessions = new Sessions(c.session_ttl_s * 1000, this.now, sh && { store: sh.sessions, bus: sh.bus, cacheMs: sh.cacheMs });
     this.status = new StatusListCache((uri) => this.statusSource(uri), c.status_refresh_s * 1000, this.now);
     const alg: SigningAlg = c.signing_alg;
     this.vci = new VciIssuer({ store: o.store, keys: o.keys, claims: o.claims, origin: () => this.origin, did: () => this.did, alg, skewS: c.clock_skew_s, now: this.now });
@@ -179,7 +184,10 @@ export class IdentityService {
   async presentationToSession(vpToken: unknown, state: string | undefined, encrypted?: string): Promise<SessionResult> {
     const v = encrypted !== undefined ? await this.verifier.respondEncrypted(encrypted) : await this.verifier.respond(vpToken, state);
     const principal = personFromClaims(v.credentialId, v.claims);
-    const s = this.sessions.create(principal, v.credentialId, v.status, v.exp * 1000);
+    // A credential whose status is an entry of the tenant's list is revoked by that entry (the CLI
+    // finds it in the database row); any other by its id.
+    const own = v.status && v.status.uri === statusUriFor(this.origin) ? { list: STATUS_LIST_ID, idx: v.status.idx } : undefined;
+    const s = await this.sessions.open(principal, v.credentialId, v.status, v.exp * 1000, credentialKeyOf(own, v.credentialId));
     const result: SessionResult = {
       session_token: s.token,
       token_type: 'Bearer',
@@ -205,8 +213,11 @@ export class IdentityService {
     return p.result;
   }
 
-  /** The checkpoint's authenticate stage: a session token or an API key. */
-  authenticate(authorization: string | undefined): Principal {
+  /**
+   * The checkpoint's authenticate stage: a session token or an API key. Synchronous on one node
+   * and for a cached session; a promise when the shared session store must be read.
+   */
+  authenticate(authorization: string | undefined): Principal | Promise<Principal> {
     const token = bearerToken(authorization);
     if (Sessions.isSessionToken(token)) return this.sessions.authenticate(token);
     return this.apiKeys.authenticateToken(token);
@@ -215,6 +226,17 @@ export class IdentityService {
   /** Re-check every live session against the status list (forced refresh). */
   async sweep(): Promise<number> {
     return this.sessions.sweep(async (ref) => (await this.status.status(ref, true)) === STATUS_INVALID);
+  }
+
+  /**
+   * Listens for `session.revoked` (published by `sekisho credential revoke` or by a sweep on any
+   * node): this node's sessions of those credentials end at once.
+   */
+  async listenForRevocations(): Promise<void> {
+    if (this.unsubscribe || !this.o.shared) return;
+    this.unsubscribe = await this.o.shared.bus.subscribe('session.revoked', (m) => {
+      for (const id of parseRevokedMessage(m)) this.sessions.endForCredential(id);
+    });
   }
 
   startSweeping(): void {
@@ -231,6 +253,8 @@ export class IdentityService {
 
   close(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 }
 

@@ -89,6 +89,9 @@ export function createOffer(store: Store, origin: string, sealed: ClaimsVault, c
     issued_at: null,
     expires_at: new Date(now.getTime() + o.credentialTtlDays * 86_400_000).toISOString(),
     revoked_at: null,
+    // for the workforce counts of the console's adoption page: a pseudonym, never the name
+    department: sealed.department?.(claims.department) ?? null,
+    trained: claims.trainings.length > 0 ? 1 : 0,
   };
   sealed.seal(credentialId, claims);
   store.identity.insertCredential(row);

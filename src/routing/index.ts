@@ -119,6 +119,11 @@ export class Router {
     if (h.failures >= this.opts.failureThreshold) h.openedAt = this.clock();
   }
 
+  /** Forgets a backend's health (its configuration changed or it was removed by a reload). */
+  forget(id: string): void {
+    this.health.delete(id);
+  }
+
   /** An attempt that ended without telling anything about the backend (client went away). */
   release(id: string): void {
     this.h(id).probing = false;

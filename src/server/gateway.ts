@@ -4,20 +4,22 @@
  */
 import { openSqliteStore, type Store } from '../store/index.js';
 import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault/index.js';
-import { Policy, levelIndex } from '../policy/index.js';
+import { levelIndex, type Policy } from '../policy/index.js';
 import { Router } from '../routing/index.js';
-import { createBackend, type BackendAdapter } from '../backends/index.js';
 import { Authenticator, AuthError, IdentityService, KeyRing, vaultClaims, type Principal } from '../identity/index.js';
 import { handleIdentity, isIdentityPath } from '../identity/http.js';
 import { SEALING_PURPOSE } from '../identity/keys.js';
-import { CedarGuard } from '../policy/cedar/index.js';
-import { Checkpoint, CheckpointError } from '../checkpoint/index.js';
-import { contentStageFor } from '../checkpoint/content.js';
-import { Recorder } from '../checkpoint/record.js';
+import { CheckpointError, type Checkpoint } from '../checkpoint/index.js';
+import type { Recorder } from '../checkpoint/record.js';
 import { Retainer } from '../checkpoint/retain.js';
-import { Relay } from '../checkpoint/relay.js';
-import { Routes } from '../checkpoint/routes.js';
-import type { LoadedConfig } from '../config/index.js';
+import type { Routes } from '../checkpoint/routes.js';
+import type { Config, LoadedConfig } from '../config/index.js';
+import { Generations, type ReloadResult } from './generations.js';
+
+export type { ReloadResult } from './generations.js';
+import { openSharedState, type SharedState } from '../store/shared-state.js';
+import { RedisError } from '../store/redis-errors.js';
+import type { Counters, Bus } from '../store/shared.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { startHttpServer, type RunningServer } from './http.js';
@@ -25,11 +27,12 @@ import { AuditLog } from '../audit/log.js';
 import { auditKeysFromVault } from '../audit/keys.js';
 import { VaultEventImporter } from '../audit/vault-events.js';
 import { auditHttp } from '../audit/http.js';
-import { auditOrigin, backendFacts, policyVersion } from '../audit/config.js';
+import { auditOrigin } from '../audit/config.js';
+import { AdminConsole } from '../console/index.js';
+import { Departments } from '../console/departments.js';
+import type { ThreatsAdmin } from '../threats/admin.js';
 import { ThreatEngine } from '../threats/engine.js';
 import { handleThreats, isThreatPath } from '../threats/http.js';
-import { MemoryBus, MemoryCounters } from '../store/memory-shared.js';
-import type { Bus, Counters } from '../store/shared.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -40,29 +43,46 @@ export interface GatewayOptions {
   interactive?: boolean;
   /** Extra sink for key access, erasure and rotation events (the audit log). */
   vaultEvents?: VaultEvents;
-  /** Shared counters and bus (Redis for several nodes); in memory by default. */
-  counters?: Counters;
-  bus?: Bus;
+  /** The admin console: threat detection to show (issue #7) and where policy packs live. */
+  console?: { threats?: ThreatsAdmin; policiesDir?: string };
+  /** The shared state to use instead of the one the configuration names (tests). */
+  shared?: SharedState;
 }
 
 /** Everything behind the HTTP server. */
 export interface Core {
-  checkpoint: Checkpoint;
-  auth: { authenticate(authorization: string | undefined): Principal };
+  /** The checkpoint of the current configuration (a reload replaces it). */
+  readonly checkpoint: Checkpoint;
+  auth: { authenticate(authorization: string | undefined): Principal | Promise<Principal> };
   /** The tenant as issuer and verifier; absent when `identity.enabled` is false. */
   identity: IdentityService | undefined;
-  policy: Policy;
-  routes: Routes;
+  readonly policy: Policy;
+  readonly routes: Routes;
   router: Router;
-  recorder: Recorder;
+  readonly recorder: Recorder;
   retainer: Retainer | undefined;
   audit: AuditLog;
   metrics: Metrics;
   store: Store;
   vault: Vault;
+  /** Department pseudonyms and their sealed names (the console's adoption page). */
+  departments: Departments;
   log: Logger;
-  /** Threat detection; absent when `threats.enabled` is false. */
+  /** Threat detection (issue #7); absent when `threats.enabled` is false. */
   threats: ThreatEngine | undefined;
+  /** Counters (rate limits, budgets) and the bus shared by the nodes: Redis, or memory on one node. */
+  shared: SharedState;
+  counters: Counters;
+  bus: Bus;
+  /** The configuration in force (reloadable parts as last reloaded). */
+  readonly loaded: LoadedConfig;
+  /** Runs a request on the current configuration; requests in flight during a reload finish on the old one. */
+  handle: Checkpoint['handle'];
+  /**
+   * Re-reads the configuration file, validates it, and swaps policy, routes and backends
+   * atomically for new requests. An invalid file keeps the running configuration.
+   */
+  reload(source: string): Promise<ReloadResult>;
   /** Models the principal may use: some backend on the route may receive its default level. */
   modelsFor(principal: Principal): { id: string }[];
   close(): Promise<void>;
@@ -78,7 +98,17 @@ export async function buildCore(
 ): Promise<Core> {
   const { config } = loaded;
   const log = opts.log ?? createLogger(config.log.level);
-  const store = openSqliteStore(loaded.sqlitePath);
+  // Shared state first: with `redis:` configured and Redis unreachable, nothing else starts (fail closed).
+  const shared = opts.shared ?? (await openSharedState(config, { ...(opts.env ? { env: opts.env } : {}), log }));
+  const closeShared = () => (opts.shared ? Promise.resolve() : shared.close().catch(() => undefined));
+  if (shared.kind === 'redis') log.info({ redis: shared.where }, 'shared state: redis');
+  let store: Store;
+  try {
+    store = openSqliteStore(loaded.sqlitePath);
+  } catch (e) {
+    await closeShared();
+    throw e;
+  }
   // The vault opens before anything listens: a keystore that cannot be used stops the start.
   let vault: Vault;
   try {
@@ -91,6 +121,7 @@ export async function buildCore(
     });
   } catch (e) {
     store.close();
+    await closeShared();
     throw e;
   }
   // The audit log's keys come from the vault (its `audit` secret).
@@ -110,47 +141,48 @@ export async function buildCore(
   } catch (e) {
     await vault.close();
     store.close();
-    throw e;
-  }
-  const adapters = new Map<string, BackendAdapter>();
-  try {
-    for (const b of config.backends) adapters.set(b.id, await createBackend(b, { configDir: loaded.dir, ...(opts.env ? { env: opts.env } : {}) }));
-  } catch (e) {
-    await Promise.allSettled([...adapters.values()].map((a) => a.close()));
-    audit.close();
-    await vault.close();
-    store.close();
+    await closeShared();
     throw e;
   }
   const retainsBodies = Object.values(config.vault.retention).includes('bodies');
   const retainer = retainsBodies ? new Retainer(vault, log, { retention: config.vault.retention, maxBytes: config.vault.max_retained_bytes }) : undefined;
-  const guard = await CedarGuard.load(config.policy.pack, config.backends, undefined, { levelsFromConfig: Object.keys(config.policy.levels).length > 0 });
-  const policy = new Policy(config.backends, config.policy, undefined, guard);
-  const routes = new Routes(config);
   const router = new Router({ failureThreshold: config.routing.failure_threshold, openMs: config.routing.open_ms });
   const metrics = new Metrics();
-  const version = policyVersion(config);
-  const recorder = new Recorder(audit, log, backendFacts(config), version);
-  // A policy change is an event of the log: the serving process records the policy it starts with.
-  // Key accesses, erasures and rotations (from this process or from `sekisho keys|erase`) reach the
-  // log through the vault's event table, which the serving process tails.
-  let importer: VaultEventImporter | undefined;
-  if (opts.auditRole === 'serve') {
-    audit.appendEvent('policy.active', { policy: version, backends: config.backends.length, models: config.models.length }).catch((e) => log.error({ err: (e as Error).message }, 'audit: policy event not recorded'));
-    importer = new VaultEventImporter(store, audit, log);
+  let identity: IdentityService | undefined;
+  try {
+    identity = config.identity.enabled
+      ? new IdentityService({
+          store,
+          keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)),
+          claims: vaultClaims(vault),
+          config: config.identity,
+          shared: shared.sessions && { sessions: shared.sessions, bus: shared.bus, cacheMs: config.redis?.session_cache_ms ?? 10_000 },
+        })
+      : undefined;
+  } catch (e) {
+    audit.close();
+    await vault.close();
+    store.close();
+    await closeShared();
+    throw e;
   }
-  const identity = config.identity.enabled
-    ? new IdentityService({ store, keys: await KeyRing.open(loaded.dataDir, await vault.secretFor(SEALING_PURPOSE)), claims: vaultClaims(vault), config: config.identity })
-    : undefined;
   const auth = identity ?? new Authenticator(store);
+  const departments = new Departments(vault, log);
+  // A policy change is an event of the log: the serving process records the policy it starts with,
+  // and every policy a reload brings.
+  const recordPolicy = (version: string, c: Config) => {
+    if (opts.auditRole !== 'serve') return;
+    audit.appendEvent('policy.active', { policy: version, backends: c.backends.length, models: c.models.length }).catch((e) => log.error({ err: (e as Error).message }, 'audit: policy event not recorded'));
+  };
+  let gens: Generations;
   let threats: ThreatEngine | undefined;
-  if (config.threats.enabled) {
-    try {
+  try {
+    if (config.threats.enabled) {
       threats = new ThreatEngine({
         config: config.threats,
         configDir: loaded.dir,
-        counters: opts.counters ?? new MemoryCounters(),
-        bus: opts.bus ?? new MemoryBus(),
+        counters: shared.counters,
+        bus: shared.bus,
         store: store.threats,
         log,
         tenant: config.tenant,
@@ -158,66 +190,76 @@ export async function buildCore(
         ...(opts.env ? { env: opts.env } : {}),
       });
       await threats.start();
-    } catch (e) {
-      identity?.close();
-      audit.close();
-      await Promise.allSettled([...adapters.values()].map((a) => a.close()));
-      await vault.close();
-      store.close();
-      throw e;
     }
+    gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), departments, env: opts.env, onPolicy: recordPolicy, threats });
+  } catch (e) {
+    await threats?.close();
+    identity?.close();
+    audit.close();
+    await vault.close();
+    store.close();
+    await closeShared();
+    throw e;
   }
-  const checkpoint = new Checkpoint({
-    auth: opts.authOverride ?? auth,
-    policy,
-    routes,
-    router,
-    relay: new Relay(adapters, router, metrics),
-    recorder,
-    metrics,
-    log,
-    content: contentStageFor(config, policy),
-    retain: retainer,
-    pseudonyms: new PseudonymMaps(vault),
-    limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
-    threats,
-  });
-  const ids = config.backends.map((b) => b.id);
+  // Key accesses, erasures and rotations (from this process or from `sekisho keys|erase`) reach the
+  // log through the vault's event table, which the serving process tails.
+  let importer: VaultEventImporter | undefined;
+  if (opts.auditRole === 'serve') importer = new VaultEventImporter(store, audit, log);
   metrics.beforeScrape.push(() => {
-    for (const s of router.snapshot(ids)) metrics.backendUp.set({ backend: s.backend }, s.state === 'closed' ? 1 : 0);
+    for (const s of router.snapshot(gens.current.loaded.config.backends.map((b) => b.id))) metrics.backendUp.set({ backend: s.backend }, s.state === 'closed' ? 1 : 0);
   });
   return {
-    checkpoint,
+    get checkpoint() {
+      return gens.current.checkpoint;
+    },
     auth,
     identity,
-    policy,
-    routes,
+    get policy() {
+      return gens.current.policy;
+    },
+    get routes() {
+      return gens.current.routes;
+    },
     router,
-    recorder,
+    get recorder() {
+      return gens.current.recorder;
+    },
     retainer,
     audit,
     metrics,
     store,
     vault,
+    departments,
     log,
     threats,
+    shared,
+    counters: shared.counters,
+    bus: shared.bus,
+    get loaded() {
+      return gens.current.loaded;
+    },
+    handle: (req, sink) => gens.handle(req, sink),
+    reload: (source) => gens.reload(source),
     modelsFor(principal) {
+      const g = gens.current;
       if (levelIndex(principal.defaultLevel) > levelIndex(principal.maxLevel)) return [];
-      return routes
+      return g.routes
         .all()
-        .filter((r) => r.candidates.some((c) => policy.check(principal.defaultLevel, c.id).length === 0))
+        .filter((r) => r.candidates.some((c) => g.policy.check(principal.defaultLevel, c.id).length === 0))
         .map((r) => ({ id: r.name }));
     },
     async close() {
+      await gens.stopReloading();
       await threats?.close();
       identity?.close();
       retainer?.flush();
       await importer?.close();
       audit.close();
-      await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await gens.close();
       await audit.settle();
       await vault.close();
       store.close();
+      await closeShared();
     },
   };
 }
@@ -225,25 +267,46 @@ export async function buildCore(
 export interface Gateway {
   url: string;
   core: Core;
+  console: AdminConsole;
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
+  const adminConsole = new AdminConsole({ core, loaded, threats: opts.console?.threats ?? core.threats, ...(opts.console?.policiesDir ? { policiesDir: opts.console.policiesDir } : {}) });
   let http: RunningServer;
+  // Several nodes: revocations and reloads published by any node or by the CLI reach this one.
+  let unlisten = () => {};
+  try {
+    await core.identity?.listenForRevocations();
+    unlisten = await core.bus.subscribe('config.reload', (m) => {
+      let from = 'bus';
+      try {
+        const o = JSON.parse(m) as { from?: unknown };
+        if (typeof o.from === 'string') from = `bus:${o.from.slice(0, 128)}`;
+      } catch {
+        /* any message reloads */
+      }
+      void core.reload(from);
+    });
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
   try {
     http = await startHttpServer(
       {
-        checkpoint: core.checkpoint,
+        checkpoint: { handle: (req, sink) => core.handle(req, sink) },
         metrics: core.metrics,
         log: core.log,
         limits: { maxBodyBytes: config.limits.max_body_bytes, bodyTimeoutMs: config.limits.body_timeout_ms, writeStallMs: 60_000 },
-        listModels(authorization) {
+        async listModels(authorization) {
           try {
-            return core.modelsFor(core.auth.authenticate(authorization));
+            return core.modelsFor(await core.auth.authenticate(authorization));
           } catch (e) {
             if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
+            if (e instanceof RedisError) throw new CheckpointError(e.status, 'server_error', e.code, e.ja, e.en);
             throw e;
           }
         },
@@ -259,7 +322,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         threats: core.threats && {
           isPath: isThreatPath,
           handle: (req, res, path, query) =>
-            handleThreats({ engine: core.threats!, authenticate: (a) => core.auth.authenticate(a), admin: config.admin, title: config.threats.taxii.title, taxii: config.threats.taxii.enabled }, req, res, path, query),
+            handleThreats({ engine: core.threats!, authenticate: (a) => core.auth.authenticate(a), admin: core.loaded.config.admin, title: core.loaded.config.threats.taxii.title, taxii: core.loaded.config.threats.taxii.enabled }, req, res, path, query),
         },
         audit: auditHttp({
           store: core.store,
@@ -267,11 +330,14 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           access: config.audit.read.access,
           auditorTokenHashes: config.audit.read.auditors.map((a) => Buffer.from(a.token_sha256, 'hex')),
         }),
+        console: adminConsole,
       },
       opts.host ?? config.listen.host,
       opts.port ?? config.listen.port,
     );
   } catch (e) {
+    unlisten();
+    adminConsole.close();
     await core.close();
     throw e;
   }
@@ -282,7 +348,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
   return {
     url: http.url,
     core,
+    console: adminConsole,
     async close(graceMs = config.limits.shutdown_grace_ms) {
+      adminConsole.close();
+      unlisten();
       await http.close(graceMs);
       await core.close();
     },

@@ -13,12 +13,13 @@ import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export interface ServerDeps {
-  checkpoint: Checkpoint;
+  /** The current checkpoint (a config reload swaps it; requests in flight finish on the old one). */
+  checkpoint: Pick<Checkpoint, 'handle'>;
   metrics: Metrics;
   log: Logger;
   limits: { maxBodyBytes: number; bodyTimeoutMs: number; writeStallMs: number };
   /** GET /v1/models for the caller (authenticates). */
-  listModels(authorization: string | undefined): { id: string }[];
+  listModels(authorization: string | undefined): { id: string }[] | Promise<{ id: string }[]>;
   ready(): boolean;
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
@@ -26,6 +27,8 @@ export interface ServerDeps {
   threats?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: URLSearchParams): Promise<void> } | undefined;
   /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
   audit?: (method: string, path: string, authorization: string | undefined) => { status: number; headers: Record<string, string>; body: string | Buffer };
+  /** The admin console under /console (src/console); absent: 404. */
+  console?: { handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
 }
 
 const ENDPOINTS: Record<string, Endpoint> = {
@@ -203,6 +206,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     }
     if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
     if (deps.threats?.isPath(path)) return deps.threats.handle(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+    if (deps.console && (path === '/console' || path.startsWith('/console/'))) return deps.console.handle(req, res, path);
     if (deps.audit && path.startsWith('/audit/v1/')) {
       req.resume();
       const r = deps.audit(req.method ?? 'GET', path, req.headers.authorization);
@@ -215,7 +219,7 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       let models: { id: string }[];
       try {
-        models = deps.listModels(req.headers.authorization);
+        models = await deps.listModels(req.headers.authorization);
       } catch (e) {
         if (e instanceof CheckpointError) return sendError(res, e, e.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho"' } : {});
         throw e;

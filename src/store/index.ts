@@ -34,6 +34,10 @@ export interface DecisionRecord {
   duration_ms: number;
   upstream_ms: number | null;
   attempts: number;
+  /** The person's department (credential claim); '' for services and unknown. */
+  department?: string;
+  /** 1 when the person has completed a training, 0 when not; null for services. */
+  trained?: number | null;
 }
 
 /** A credential the tenant issued (identity, issue #4). Claims as JSON; never the signed token. */
@@ -51,6 +55,9 @@ export interface CredentialRow {
   issued_at: string | null;
   expires_at: string;
   revoked_at: string | null;
+  /** Department and training status, kept in clear for the workforce counts (adoption). */
+  department?: string | null;
+  trained?: number | null;
 }
 
 /** An OpenID4VCI pre-authorized code offer; the code and access token are stored as SHA-256. */
@@ -267,7 +274,61 @@ export interface Store {
     importCursor(source: string): number;
     setImportCursor(source: string, lastId: number): void;
   };
+  /** What the admin console reads (issue #8): aggregates and searches, all asynchronous. */
+  console: ConsoleStore;
   close(): void;
+}
+
+/** Counts per minute (`YYYY-MM-DDTHH:MM`, UTC), level and decision. */
+export interface TrafficRow {
+  minute: string;
+  level: string;
+  decision: string;
+  n: number;
+}
+
+/** Requests of people per day, department, training status and principal (adoption). */
+export interface AdoptionRow {
+  day: string;
+  department: string;
+  trained: number | null;
+  principal: string;
+  requests: number;
+  denials: number;
+}
+
+export interface RecordQuery {
+  requestId?: string;
+  /** ISO timestamps, inclusive from, exclusive to. */
+  from?: string;
+  to?: string;
+  /** Only records with seq below this (paging, newest first). */
+  beforeSeq?: number;
+  decision?: string;
+  limit: number;
+}
+
+/**
+ * The console's queries. Every method returns a Promise so that an asynchronous store
+ * (PostgreSQL) implements the same interface.
+ */
+export interface ConsoleStore {
+  traffic(since: string): Promise<TrafficRow[]>;
+  /** Reasons of denied requests (decision other than allow) since `since`, most frequent first. */
+  topDenials(since: string, limit: number): Promise<{ reason: string; n: number }[]>;
+  /** Per backend since `since`: requests, mean and max upstream latency, failed answers (status ≥ 500). */
+  backendStats(since: string): Promise<{ backend: string; n: number; avg_ms: number | null; max_ms: number | null; errors: number }[]>;
+  /** Records with seq > after, ascending (the live tail). */
+  recordsAfter(after: number, limit: number): Promise<DecisionRecord[]>;
+  /** The highest seq stored, or -1. */
+  lastSeq(): Promise<number>;
+  /** Records matching the query, newest first. */
+  search(q: RecordQuery): Promise<DecisionRecord[]>;
+  /** Signed checkpoints, largest first. */
+  checkpoints(limit: number, beforeSize?: number): Promise<AuditCheckpointRow[]>;
+  adoption(since: string): Promise<AdoptionRow[]>;
+  /** Unrevoked, unexpired credentials per department and training status (the workforce). */
+  workforce(now: string): Promise<{ department: string; trained: number; n: number }[]>;
 }
 
 /** One audit log entry: its index and its bytes (canonical JSON). */

@@ -5,7 +5,13 @@
  * not care which one they have.
  */
 
-/** Fixed-window counters, keyed by strings such as `rl:principal:<id>` or `tok:tenant`. */
+/**
+ * Fixed-window counters, keyed by strings such as `rl:principal:<id>` or `tok:tenant`.
+ *
+ * Over Redis, `add` and `get` reject with a `RedisError` (store/redis-errors.ts, HTTP 503 in the
+ * checkpoint) when Redis cannot be reached, and `add` takes integers only. A caller checking a
+ * limit or a budget lets that error refuse the request (fail closed), never treats it as zero.
+ */
 export interface Counters {
   /**
    * Adds `n` to the counter of the window of `windowMs` that contains now, and returns the

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { consoleStore } from './console-sqlite.js';
 import type { ThreatAlertRow, ThreatIncidentRow, ThreatStore, ApiKeyRow, AuditCheckpointRow, AuditEntryRow, CredentialRow, DecisionRecord, OfferRow, Store, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 
 /** Schema migrations, applied in order; `PRAGMA user_version` holds how many ran. */
@@ -135,6 +136,14 @@ const MIGRATIONS: string[] = [
      source TEXT PRIMARY KEY,
      last_id INTEGER NOT NULL
    );`,
+  // The console (issue #8): who asked, by department and training status (adoption), and the
+  // indexes its aggregate queries use. The workforce per department comes from the credentials.
+  `ALTER TABLE decisions ADD COLUMN department TEXT NOT NULL DEFAULT '';
+   ALTER TABLE decisions ADD COLUMN trained INTEGER;
+   CREATE INDEX decisions_ts ON decisions(ts, level, decision);
+   CREATE INDEX decisions_adoption ON decisions(ts, department, trained, principal, decision);
+   ALTER TABLE identity_credentials ADD COLUMN department TEXT;
+   ALTER TABLE identity_credentials ADD COLUMN trained INTEGER;`,
   // Threat detection (issue #7): alerts, incidents, quarantined principals, TAXII objects and status.
   `CREATE TABLE threat_alerts (
      id TEXT PRIMARY KEY,
@@ -217,13 +226,13 @@ export function openSqliteStore(file: string): Store {
   const maxSeq = db.prepare('SELECT max(seq) AS m FROM decisions');
   // Records are appended in batches: one multi-row INSERT per 32 rows is several times
   // cheaper than 32 single-row statements.
-  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts'] as const;
+  const COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts', 'department', 'trained'] as const;
   const insertSql = (rows: number) =>
     `INSERT INTO decisions (${COLS.join(', ')}) VALUES ${Array.from({ length: rows }, () => `(${COLS.map(() => '?').join(', ')})`).join(', ')}`;
   const GROUP = 32;
   const insOne = db.prepare(insertSql(1));
   const insGroup = db.prepare(insertSql(GROUP));
-  const values = (r: DecisionRecord) => COLS.map((c) => r[c]);
+  const values = (r: DecisionRecord) => COLS.map((c) => r[c] ?? (c === 'department' ? '' : null));
   const decisionByReq = db.prepare('SELECT * FROM decisions WHERE request_id = ? ORDER BY seq DESC LIMIT 1');
   const countDecisions = db.prepare('SELECT count(*) AS n FROM decisions');
   const insEntryOne = db.prepare('INSERT INTO audit_entries (idx, data) VALUES (?, ?)');
@@ -260,7 +269,7 @@ export function openSqliteStore(file: string): Store {
   });
 
   const insCred = db.prepare(
-    'INSERT INTO identity_credentials (id, subject, employee_id, claims, status_list, status_idx, kid, created_at, issued_at, expires_at, revoked_at) VALUES (@id, @subject, @employee_id, @claims, @status_list, @status_idx, @kid, @created_at, @issued_at, @expires_at, @revoked_at)',
+    'INSERT INTO identity_credentials (id, subject, employee_id, claims, status_list, status_idx, kid, created_at, issued_at, expires_at, revoked_at, department, trained) VALUES (@id, @subject, @employee_id, @claims, @status_list, @status_idx, @kid, @created_at, @issued_at, @expires_at, @revoked_at, @department, @trained)',
   );
   const credById = db.prepare('SELECT * FROM identity_credentials WHERE id = ?');
   const listCreds = db.prepare('SELECT * FROM identity_credentials ORDER BY created_at, id');
@@ -281,7 +290,7 @@ export function openSqliteStore(file: string): Store {
   return {
     kind: 'sqlite',
     identity: {
-      insertCredential: (row: CredentialRow) => void insCred.run(row),
+      insertCredential: (row: CredentialRow) => void insCred.run({ department: null, trained: null, ...row }),
       credential: (id: string) => credById.get(id) as CredentialRow | undefined,
       credentials: () => listCreds.all() as CredentialRow[],
       revokeCredential: (idOrSubject: string, at: string) => revokeCred.run(at, idOrSubject, idOrSubject, idOrSubject).changes,
@@ -327,6 +336,7 @@ export function openSqliteStore(file: string): Store {
       checkpoint: (size) => cpAt.get(size) as AuditCheckpointRow | undefined,
       setCheckpointNote: (size, note) => void setCpNote.run(note, size),
     },
+    console: consoleStore(db),
     close: () => db.close(),
   };
 }

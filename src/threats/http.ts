@@ -28,7 +28,7 @@ const MAX_BODY = 1 << 20;
 
 export interface ThreatHttpDeps {
   engine: ThreatEngine;
-  authenticate(authorization: string | undefined): Principal;
+  authenticate(authorization: string | undefined): Principal | Promise<Principal>;
   admin: AdminRules;
   title: string;
   taxii: boolean;
@@ -88,7 +88,7 @@ export async function handleThreats(d: ThreatHttpDeps, req: http.IncomingMessage
     if (taxii && !d.taxii) throw new Problem(404, 'not_found', `${path} はありません`, `${path} does not exist`);
     let principal: Principal;
     try {
-      principal = d.authenticate(bearerOf(req.headers.authorization));
+      principal = await d.authenticate(bearerOf(req.headers.authorization));
     } catch (e) {
       if (e instanceof AuthError) throw new Problem(401, e.code, e.ja, e.en);
       throw e;

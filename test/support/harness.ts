@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/index.ts';
-import { startGateway, type Gateway } from '../../src/server/gateway.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/server/gateway.ts';
 import { createLogger } from '../../src/ops/log.ts';
 import { createApiKey } from '../../src/identity/index.ts';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/dev/mock-upstream.ts';
@@ -67,7 +67,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: Record<string, unknown>): Promise<Harness> {
+export async function startHarness(config: Record<string, unknown>, gatewayOptions: GatewayOptions = {}): Promise<Harness> {
   const dir = tmpDir();
   // The file keystore with a cheaper scrypt than the default (2^14): many gateways start in the suite.
   const full = { listen: { host: '127.0.0.1', port: 0 }, data_dir: './data', tenant: { id: 'acme', name: 'ACME株式会社' }, vault: { keystore: { kind: 'file', scrypt_log_n: 14 } }, ...config };
@@ -81,7 +81,7 @@ export async function startHarness(config: Record<string, unknown>): Promise<Har
       cb();
     },
   });
-  const gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv() });
+  const gw = await startGateway(loaded, { log: createLogger('info', sink), env: testEnv(), ...gatewayOptions });
   return {
     gw,
     dir,
