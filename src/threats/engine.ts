@@ -164,8 +164,10 @@ export class ThreatEngine implements ThreatsAdmin {
   /** After an answer: tokens count against the budgets; the request feeds the anomaly baselines. */
   observe(principal: Principal, backend: string | null, tokens: number, requestId: string): void {
     if (tokens > 0) {
-      void this.d.counters.add(`tok:p:${principal.id}`, tokens, 86_400_000);
-      void this.d.counters.add('tok:tenant', tokens, 86_400_000);
+      // Best effort: the answer is already given; a shared store that is down is reported once per request.
+      const fail = (e: unknown) => this.d.log.warn({ err: (e as Error).message }, 'threats: token use not counted');
+      void this.d.counters.add(`tok:p:${principal.id}`, tokens, 86_400_000).catch(fail);
+      void this.d.counters.add('tok:tenant', tokens, 86_400_000).catch(fail);
     }
     if (!this.d.config.anomaly.enabled) return;
     for (const a of this.anomaly.observe(principal.id, backend, tokens, this.now(), this.d.config.anomaly)) {
