@@ -382,6 +382,7 @@ function compiled(): Automaton {
 
 const MAX_POS = 48;
 const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
+const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:する[^こよ]|した|され|しま|できる|される)/;
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
@@ -434,9 +435,13 @@ class Features {
       if (end < st) continue;
       n++;
       const last = s.charCodeAt(end - 1);
-      if (last === 0x3066 || last === 0x3067) return 1; // …て / …で
+      if ((last === 0x3066 || last === 0x3067) && !JA_PROHIBITED.test(s.slice(end - 1, end + 6))) return 1; // …て / …で
       if (last >= 0x3000) {
         const next = s.slice(end, end + 6);
+        if (JA_PROHIBITED.test(next)) {
+          descriptive++;
+          continue;
+        }
         if (JA_IMPERATIVE.test(next)) return 1;
         if (JA_DESCRIPTIVE.test(next)) descriptive++;
         continue;
@@ -462,6 +467,7 @@ class Features {
 
 // ---------------------------------------------------------------- scoring
 
+const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
 const BIAS = 3;
@@ -544,21 +550,24 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
 
   // --- jailbreak: a persona frame and unrestricted behaviour
   let jb = 0;
-  const unrest = ft.n(F.UNREST);
-  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 3.4 + 0.5 * Math.min(unrest - 1, 2));
+  // A persona (or named mode) described as overriding its rules ("an AI that ignores all
+  // policies", 「もうどんなルールにも従わない」) is itself the unrestricted cue.
+  const personaOverride = (has('PERSONA') || has('NAMED')) && overrideTarget && ovrMood <= 0 ? 1 : 0;
+  const unrest = ft.n(F.UNREST) + personaOverride;
+  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (has('NAMED') ? 0.6 : 0));
   else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
   else if (unrest) jb += u('unrestricted', 1.2);
   if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
   if (has('FICTION') && has('HARM')) {
-    jb += u('fiction×harm', 2);
-    if (has('DETAIL')) jb += u('detail', 1.2);
+    jb += u('fiction×harm', 2.4);
+    if (has('DETAIL')) jb += u('detail', 1.4);
     if (has('PERSONA')) jb += u('persona', 0.6);
     if (has('HOWTO')) jb += u('how_to_harm', 0.6);
   } else if (has('PERSONA') && has('HARM')) {
     jb += u('persona×harm', 1.4);
     if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
   }
-  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1);
+  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
   if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
   if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
 
@@ -566,12 +575,12 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let ex = 0;
   const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -1.4 : 0) - 0.4;
   if (near('REVEAL', 'SYS', 60)) {
-    ex += u('reveal×system_prompt', 3.4 + asked);
+    ex += u('reveal×system_prompt', 4.2 + asked);
     if (has('VERBATIM')) ex += u('verbatim', 0.8);
   } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
     ex += u('reveal×your_rules', 3.2);
   } else if (near('REVEAL', 'SECRET', 40)) {
-    ex += u('reveal×secret', 2.8 + asked);
+    ex += u('reveal×secret', 3.4 + asked);
     if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
     if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
     if (has('HOWTO')) ex -= u('how_to', 2.4);
@@ -586,12 +595,14 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // --- bulk personal data
   let bulk = 0;
   if (has('PEOPLE') && has('PII')) {
+    // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
     bulk += u('people×pii', 1.6);
-    if (has('BULK')) bulk += u('all', 1.4);
-    if (has('EXTRACT')) bulk += u('extract', 0.9);
-    if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.5);
+    if (has('BULK')) bulk += u('all', 1.6);
+    if (has('EXTRACT') || has('REVEAL')) bulk += u('extract', 1.0);
+    if (has('BULK') && (has('EXTRACT') || has('REVEAL'))) bulk += u('all×extract', 1.4);
+    if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
     if (has('COUNT')) bulk -= u('counts_only', 3);
-    if (has('CODE')) bulk -= u('code', 1.8);
+    if (has('CODE')) bulk -= u('code', 3);
     if (has('HOWTO')) bulk -= u('how_to', 1.5);
   }
 
@@ -621,21 +632,24 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // --- context: talking about attacks, quoting one, or asking about one
   let damp = 0;
   const meta = ft.n(F.META) + 0.4 * ft.n(F.META2);
+  let attackCues = 0;
+  let quotedCues = 0;
+  for (const f of QUOTABLE) {
+    attackCues += ft.count[f]!;
+    quotedCues += ft.quoted[f]!;
+  }
+  const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
+  const asking = /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(folded);
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
-    if (ft.n(F.META) > 0) {
-      let attack = 0;
-      let quoted = 0;
-      for (const f of [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA]) {
-        attack += ft.count[f]!;
-        quoted += ft.quoted[f]!;
-      }
-      if (attack > 0 && quoted / attack >= 0.7) damp += 2.2;
-      else if (attack > 0 && quoted / attack >= 0.4) damp += 1.2;
-      if (/[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(folded)) damp += 0.6;
-    }
     used.add('meta_context');
   }
+  // Talking about an attack: the attack's words stand in quotes and the text around them frames
+  // them (an example, a training slide, "is this an attack?", explain why).
+  if (quotedFrac >= 0.7) damp += meta > 0 || asking ? 2.8 : 0;
+  else if (quotedFrac >= 0.4) damp += meta > 0 || asking ? 1.4 : 0;
+  if (asking && meta > 0) damp += 0.6;
+  if (quotedFrac >= 0.4) used.add('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
   const hardEx = img > 0 || urlExfil ? 2 : 0;
   const hardInd = has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
@@ -658,7 +672,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
   }
   if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
-  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data');
+  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', Math.min(1.6, 0.5 * damp));
   const features = [...used];
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
