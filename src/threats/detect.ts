@@ -646,8 +646,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   }
   // Talking about an attack: the attack's words stand in quotes and the text around them frames
   // them (an example, a training slide, "is this an attack?", explain why).
-  if (quotedFrac >= 0.7) damp += meta > 0 || asking ? 2.8 : 0;
-  else if (quotedFrac >= 0.4) damp += meta > 0 || asking ? 1.4 : 0;
+  if (quotedFrac >= 0.7 && (meta > 0 || asking)) damp += 2.8;
+  else if (quotedFrac >= 0.4 && (meta > 0 || asking)) damp += 1.4;
   if (asking && meta > 0) damp += 0.6;
   if (quotedFrac >= 0.4) used.add('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
