@@ -54,7 +54,12 @@ for (const [from, to] of [
 ] as const) {
   for (let i = 0; i < from.length; i++) HOMOGLYPHS[from.charCodeAt(i)] = to.charCodeAt(i);
 }
-const LEET: Record<number, number> = { 48: 111, 49: 105, 51: 101, 52: 97, 53: 115, 55: 116, 56: 98, 57: 103, 64: 97, 36: 115 };
+const LEET_MAP: Record<number, number> = { 48: 111, 49: 105, 51: 101, 52: 97, 53: 115, 55: 116, 56: 98, 57: 103, 64: 97, 36: 115 };
+/** Leet character → letter (0: none), for code units below 128. */
+const LEET_T = new Uint8Array(128);
+for (const [k, v] of Object.entries(LEET_MAP)) LEET_T[+k] = v;
+const leetOf = (c: number): number => (c < 128 ? LEET_T[c]! : 0);
+let foldBuf = new Uint16Array(4096);
 const isZeroWidth = (c: number) => c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff || c === 0xad || c === 0x180e;
 const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
 const isLatin = (c: number) => (c >= 97 && c <= 122);
@@ -85,7 +90,8 @@ export function fold(text: string): { s: string; obf: number } {
   // The inspector's width normalisation; its half-width katakana table only when there is some.
   const t = HALF_KANA.test(text) ? normalize(text) : text;
   const n = t.length;
-  const out = new Uint16Array(n);
+  if (foldBuf.length < n) foldBuf = new Uint16Array(Math.max(n, foldBuf.length * 2));
+  const out = foldBuf;
   let k = 0;
   let obf = 0;
   let wordStart = -1;
@@ -96,11 +102,11 @@ export function fold(text: string): { s: string; obf: number } {
     if (wordStart >= 0 && wordLeet > 0 && wordLetters > 0 && k - wordStart >= 3) {
       // A leet character followed by a letter ("1gn0r3", "4ll"): not a suffix such as rot13, utf8.
       let inner = false;
-      for (let j = wordStart; j + 1 < k && !inner; j++) inner = LEET[out[j]!] !== undefined && isLatin(out[j + 1]!);
+      for (let j = wordStart; j + 1 < k && !inner; j++) inner = leetOf(out[j]!) !== 0 && isLatin(out[j + 1]!);
       if (inner) {
         for (let j = wordStart; j < k; j++) {
-          const m = LEET[out[j]!];
-          if (m !== undefined) out[j] = m;
+          const m = leetOf(out[j]!);
+          if (m !== 0) out[j] = m;
         }
         if (++leetWords >= 2) obf |= OBF_LEET;
       }
@@ -128,7 +134,7 @@ export function fold(text: string): { s: string; obf: number } {
     } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
     if (c === 32 && k > 0 && out[k - 1] === 32) continue;
     const letter = isLatin(c);
-    const leet = LEET[c] !== undefined && c !== 64 && c !== 36 ? true : (c === 64 || c === 36) && wordStart >= 0 && wordLetters > 0 && wordLeet > 0;
+    const leet = leetOf(c) !== 0 && c !== 64 && c !== 36 ? true : (c === 64 || c === 36) && wordStart >= 0 && wordLetters > 0 && wordLeet > 0;
     if (letter || leet || (c >= 48 && c <= 57)) {
       if (wordStart < 0) wordStart = k;
       if (letter) wordLetters++;
@@ -241,6 +247,8 @@ class Automaton {
   private vals: Int32Array = new Int32Array(1);
   private mask = 0;
   private shift = 32;
+  /** Complete transitions (failure links resolved) for ASCII characters: state·128 + char. */
+  private ascii: Int32Array = new Int32Array(128);
 
   constructor(entries: { pattern: string; entry: Entry }[]) {
     for (const { pattern, entry } of entries) {
@@ -295,6 +303,19 @@ class Automaton {
         this.vals[i] = t;
       }
     }
+    // The ASCII part as a complete DFA, filled in BFS order (a failure state is shallower).
+    const ascii = new Int32Array(this.next.length * 128);
+    for (let c = 0; c < 128; c++) ascii[c] = this.root[c]!;
+    for (let q = 0; q < queue.length; q++) {
+      const st = queue[q]!;
+      const f = this.fail[st]!;
+      const m = this.next[st]!;
+      for (let c = 0; c < 128; c++) {
+        const t = m.get(c);
+        ascii[st * 128 + c] = t !== undefined ? t : ascii[f * 128 + c]!;
+      }
+    }
+    this.ascii = ascii;
   }
 
   private step(st: number, c: number): number {
@@ -322,7 +343,8 @@ class Automaton {
       else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
       else if (c === 34) dq = !dq;
       else if (c === 96) bq = !bq;
-      for (;;) {
+      if (c < 128) st = this.ascii[st * 128 + c]!;
+      else for (;;) {
         if (st === 0) {
           st = this.root[c]!;
           break;
@@ -381,6 +403,8 @@ function compiled(): Automaton {
 // ---------------------------------------------------------------- features
 
 const MAX_POS = 48;
+// eslint-disable-next-line prefer-const
+let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
 const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
@@ -401,6 +425,16 @@ class Features {
   }
   /** Where each OVR and REVEAL hit ends (for the imperative check). */
   readonly ends: number[][] = Array.from({ length: NF }, () => []);
+  /** Empties it for the next text (the instance is reused: scanning is synchronous). */
+  reset(): this {
+    for (let f = 0; f < NF; f++) {
+      this.pos[f]!.length = 0;
+      this.ends[f]!.length = 0;
+    }
+    this.count.fill(0);
+    this.quoted.fill(0);
+    return this;
+  }
   has(f: number): boolean {
     return this.count[f]! > 0;
   }
@@ -465,6 +499,8 @@ class Features {
   }
 }
 
+FT = new Features();
+
 // ---------------------------------------------------------------- scoring
 
 const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
@@ -507,7 +543,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     s += ' \u0001 ' + rot13(folded.slice(0, 8192));
     obf |= OBF_ROT13;
   }
-  const ft = new Features();
+  const ft = FT.reset();
   ac.scan(s, (e, start, end, quoted) => {
     ft.add(e.feature, start, quoted);
     if ((e.feature === F.OVR || e.feature === F.REVEAL) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
