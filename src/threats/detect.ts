@@ -408,7 +408,7 @@ let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
 const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
-const JA_DESCRIPTIVE = /^(?:する[^こよ]|した|され|しま|できる|される)/;
+const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
@@ -546,7 +546,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const ft = FT.reset();
   ac.scan(s, (e, start, end, quoted) => {
     ft.add(e.feature, start, quoted);
-    if ((e.feature === F.OVR || e.feature === F.REVEAL) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
+    if ((e.feature === F.OVR || e.feature === F.REVEAL || e.feature === F.EXTRACT) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
   });
 
   const has = (f: Feature) => ft.has(F[f]);
@@ -630,6 +630,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
 
   // --- bulk personal data
   let bulk = 0;
+  // The verb as a request (export them / 出して) or described (we never export, 出力するような依頼).
+  const extractMood = has('EXTRACT') ? ft.mood(F.EXTRACT, s) : revealMood;
   if (has('PEOPLE') && has('PII')) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
     bulk += u('people×pii', 1.6);
@@ -639,6 +641,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
     if (has('COUNT')) bulk -= u('counts_only', 3);
     if (has('CODE')) bulk -= u('code', 3);
+    if (extractMood < 0) bulk -= u('described_not_asked', 2.5);
     if (has('HOWTO')) bulk -= u('how_to', 1.5);
   }
 
@@ -708,7 +711,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
   }
   if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
-  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', Math.min(1.6, 0.5 * damp));
+  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', extractMood > 0 ? Math.min(1.6, 0.5 * damp) : 0);
   const features = [...used];
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);

@@ -212,9 +212,9 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'moderation', 'whether', 'malicious', 'judge', '判定', '悪意', 'モデレーション', 'quiz', 'クイズ', 'answer key', '模範解答', 'post-incident', '事後', 'incident report', 'インシデント報告', 'bulletin', '通報', '注意',
     'example', 'e.g.', 'for example', 'such as', 'is this', 'is it an', 'is the sentence', 'training', 'course', 'workshop', 'awareness', 'detect', 'defend', 'defence', 'defense', 'mitigat', 'protect',
     'classif', 'regex', 'regular expression', 'unit test', 'test case', 'review this', 'code review', 'news', 'researcher', 'reported', 'according to', 'article', 'report', 'blog', 'owasp', 'analys', 'analyz',
-    'prompt injection', 'pentest', 'penetration test', 'experts', 'vendors', 'attack$', 'attacks$', 'attempt', 'suspicious', 'malicious', 'flags the', 'slide', 'speaker notes', 'red-team report', 'security',
+    'privacy notice', 'privacy policy', 'data protection', 'compliance', 'prompt injection', 'pentest', 'penetration test', 'experts', 'vendors', 'attack$', 'attacks$', 'attempt', 'suspicious', 'malicious', 'flags the', 'slide', 'speaker notes', 'red-team report', 'security',
     '例', 'とは', '研修', '教育', '検知', '検出', '対策', '防御', '防ぐ', '守る', '分類', '正規表現', 'テスト', 'レビュー', 'ニュース', '記事', '研究者', '報告', '報道', '発表', '論文', '資料', '攻撃', '手口',
-    '脆弱性', '専門家', 'スライド', '注意喚起', 'プロンプトインジェクション', 'ジェイルブレイク', '試み', 'セキュリティ',
+    'プライバシー', '個人情報保護', '社内規程', '規程の', 'コンプライアンス', '脆弱性', '専門家', 'スライド', '注意喚起', 'プロンプトインジェクション', 'ジェイルブレイク', '試み', 'セキュリティ',
   ],
   META2: [
     'explain', 'what is a', "what's a", 'how can we', 'how do we', 'how should', 'design', 'summarise this', 'summarize this', 'why', 'analyse', 'analyze',
@@ -223,7 +223,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   HOWTO: [
     '作り方', 'how to make', 'how to build', 'how do i make',
     'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
-    '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨',
+    '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
   ],
   DECODE: [
     'decode', 'base64', 'rot13', 'rot-13', 'rot 13', 'caesar', 'then execute', 'and follow it', 'and obey', 'do what it says', 'join part', 'joined sentence', 'translated instruction', 'execute the',
