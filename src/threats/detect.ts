@@ -139,7 +139,7 @@ export function fold(text: string): { s: string; obf: number } {
       if (wordStart < 0) wordStart = k;
       if (letter) wordLetters++;
       else if (leet) wordLeet++;
-    } else endWord();
+    } else if (wordStart >= 0) endWord();
     out[k++] = c;
   }
   endWord();
@@ -336,6 +336,7 @@ class Automaton {
     let depth = 0;
     let dq = false;
     let bq = false;
+    let sq = false;
     const n = s.length;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
@@ -343,6 +344,11 @@ class Automaton {
       else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
       else if (c === 34) dq = !dq;
       else if (c === 96) bq = !bq;
+      else if (c === 39 || c === 0x2018 || c === 0x2019) {
+        // Single quotes, not apostrophes: opening after a non-letter, closing before one.
+        if (!sq && c !== 0x2019 && (i === 0 || !isAlnumAt(s, i - 1))) sq = true;
+        else if (sq && (i + 1 >= n || !isAlnumAt(s, i + 1))) sq = false;
+      }
       if (c < 128) st = this.ascii[st * 128 + c]!;
       else for (;;) {
         if (st === 0) {
@@ -363,7 +369,7 @@ class Automaton {
           const start = i + 1 - e.len;
           if (e.left && start > 0 && isAlnumAt(s, start - 1)) continue;
           if (e.right && i + 1 < n && isAlnumAt(s, i + 1)) continue;
-          hit(e, start, i + 1, depth > 0 || dq || bq);
+          hit(e, start, i + 1, depth > 0 || dq || bq || sq);
         }
       }
     }
