@@ -696,8 +696,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (asking && meta > 0) damp += 0.6;
   if (quotedFrac >= 0.4) used.add('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
-  const hardEx = img > 0 || urlExfil ? 2 : 0;
-  const hardInd = has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
+  // …unless the text quotes it to discuss it (then it is damped like the rest).
+  const discussing = quotedFrac >= 0.4 && (meta > 0 || asking);
+  const hardEx = discussing ? 0 : img > 0 || urlExfil ? 2 : 0;
+  const hardInd = discussing ? 0 : has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
 
   const hits: ThreatHit[] = [];
   const push = (type: ContentThreat, logit: number, detector: string, floor = 0) => {
