@@ -81,92 +81,131 @@ const OBF_NAMES: [number, string][] = [
   [OBF_ROT13, 'rot13'],
 ];
 
+/** Folded code unit of every UTF-16 code unit (0xffff: dropped — zero-width characters). */
+const FOLD = new Uint16Array(65536);
+for (let c0 = 0; c0 < 65536; c0++) {
+  let c = c0;
+  if (isZeroWidth(c)) {
+    FOLD[c0] = 0xffff;
+    continue;
+  }
+  if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+  else if (c >= 0x2010 && (c <= 0x2015 || c === 0x2212 || c === 0xfe63 || c === 0x2043)) c = 45;
+  if (c >= 65 && c <= 90) c += 32;
+  else if (c >= 0x30a1 && c <= 0x30f6) c -= 0x60;
+  else if (c >= 0x370 && c <= 0x4ff) {
+    const h = HOMOGLYPHS[c];
+    if (h !== undefined) c = h;
+  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
+  FOLD[c0] = c;
+}
+/** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator. */
+const CK = new Uint8Array(65536);
+for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0);
+
+/**
+ * Folds `t` into foldBuf from position `k0` (one table look-up per code unit); returns the new
+ * end in `foldEnd` and the obfuscation bits.
+ */
+let foldEnd = 0;
+function foldInto(text: string, k0: number): number {
+  const t = HALF_KANA.test(text) ? normalize(text) : text;
+  const n = t.length;
+  if (foldBuf.length < k0 + n + 8) {
+    const nb = new Uint16Array(Math.max(k0 + n + 8, foldBuf.length * 2));
+    nb.set(foldBuf.subarray(0, k0));
+    foldBuf = nb;
+  }
+  const out = foldBuf;
+  let k = k0;
+  let obf = 0;
+  let wordStart = -1;
+  let wordLetters = 0;
+  let wordLeet = 0;
+  let leetWords = 0;
+  let singles = 0;
+  for (let i = 0; i < n; i++) {
+    const c0 = t.charCodeAt(i);
+    const c = FOLD[c0]!;
+    if (c === 0xffff) {
+      obf |= OBF_ZW;
+      continue;
+    }
+    if (c === 32 && k > k0 && out[k - 1] === 32) continue;
+    if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
+    const ck = CK[c]!;
+    if (ck & 7) {
+      const letter = (ck & 1) !== 0;
+      const leet = (ck & 4) !== 0 && (c !== 64 && c !== 36 ? true : wordStart >= 0 && wordLetters > 0 && wordLeet > 0);
+      if (letter || leet || (ck & 2) !== 0) {
+        if (wordStart < 0) wordStart = k;
+        if (letter) wordLetters++;
+        else if (leet) wordLeet++;
+      } else if (wordStart >= 0) {
+        if (wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+        wordStart = -1;
+        wordLetters = wordLeet = 0;
+      }
+    } else if (wordStart >= 0) {
+      if (wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+      wordStart = -1;
+      wordLetters = wordLeet = 0;
+    }
+    // a single wordish character followed by a separator: a possible s-p-a-c-e-d run
+    if (ck & 16 && k > k0 && CK[out[k - 1]!]! & 8 && (k - 2 < k0 || !(CK[out[k - 2]!]! & 8))) singles++;
+    out[k++] = c;
+  }
+  if (wordStart >= 0 && wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+  if (leetWords >= 2) obf |= OBF_LEET;
+  // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
+  if (singles >= 3) {
+    let w = k0;
+    for (let r = k0; r < k; ) {
+      const c = out[r]!;
+      if (CK[c]! & 8 && (r === k0 || !(CK[out[r - 1]!]! & 8)) && r + 2 < k && CK[out[r + 1]!]! & 16 && CK[out[r + 2]!]! & 8 && (r + 3 >= k || !(CK[out[r + 3]!]! & 8))) {
+        let e = r;
+        let runs = 1;
+        while (e + 2 < k && CK[out[e + 1]!]! & 16 && CK[out[e + 2]!]! & 8 && (e + 3 >= k || !(CK[out[e + 3]!]! & 8))) {
+          e += 2;
+          runs++;
+        }
+        if (runs >= 4) {
+          for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
+          obf |= OBF_SPACED;
+          r = e + 1;
+          continue;
+        }
+      }
+      out[w++] = c;
+      r++;
+    }
+    k = w;
+  }
+  foldEnd = k;
+  return obf;
+}
+
+/** A word with leet characters: decoded when a leet character is followed by a letter ("1gn0r3", "4ll"). */
+function endLeetWord(out: Uint16Array, start: number, k: number, letters: number): boolean {
+  if (letters === 0 || k - start < 3) return false;
+  let inner = false;
+  for (let j = start; j + 1 < k && !inner; j++) inner = leetOf(out[j]!) !== 0 && isLatin(out[j + 1]!);
+  if (!inner) return false;
+  for (let j = start; j < k; j++) {
+    const m = leetOf(out[j]!);
+    if (m !== 0) out[j] = m;
+  }
+  return true;
+}
+
 /**
  * Folds a text for matching: the inspector's width normalisation, then lower case, katakana →
  * hiragana, homoglyphs → Latin, zero-width characters dropped, whitespace runs → one space,
  * leetspeak inside Latin words, and runs of single s-p-a-c-e-d characters joined.
  */
 export function fold(text: string): { s: string; obf: number } {
-  // The inspector's width normalisation; its half-width katakana table only when there is some.
-  const t = HALF_KANA.test(text) ? normalize(text) : text;
-  const n = t.length;
-  if (foldBuf.length < n) foldBuf = new Uint16Array(Math.max(n, foldBuf.length * 2));
-  const out = foldBuf;
-  let k = 0;
-  let obf = 0;
-  let wordStart = -1;
-  let wordLetters = 0;
-  let wordLeet = 0;
-  let leetWords = 0;
-  const endWord = () => {
-    if (wordStart >= 0 && wordLeet > 0 && wordLetters > 0 && k - wordStart >= 3) {
-      // A leet character followed by a letter ("1gn0r3", "4ll"): not a suffix such as rot13, utf8.
-      let inner = false;
-      for (let j = wordStart; j + 1 < k && !inner; j++) inner = leetOf(out[j]!) !== 0 && isLatin(out[j + 1]!);
-      if (inner) {
-        for (let j = wordStart; j < k; j++) {
-          const m = leetOf(out[j]!);
-          if (m !== 0) out[j] = m;
-        }
-        if (++leetWords >= 2) obf |= OBF_LEET;
-      }
-    }
-    wordStart = -1;
-    wordLetters = 0;
-    wordLeet = 0;
-  };
-  for (let i = 0; i < n; i++) {
-    let c = t.charCodeAt(i);
-    if (isZeroWidth(c)) {
-      obf |= OBF_ZW;
-      continue;
-    }
-    if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
-    else if (c >= 0x2010 && (c <= 0x2015 || c === 0x2212 || c === 0xfe63 || c === 0x2043)) c = 45;
-    if (c >= 65 && c <= 90) c += 32;
-    else if (c >= 0x30a1 && c <= 0x30f6) c -= 0x60;
-    else if (c >= 0x370 && c <= 0x4ff) {
-      const h = HOMOGLYPHS[c];
-      if (h !== undefined) {
-        c = h;
-        obf |= OBF_HOMOGLYPH;
-      }
-    } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
-    if (c === 32 && k > 0 && out[k - 1] === 32) continue;
-    const letter = isLatin(c);
-    const leet = leetOf(c) !== 0 && c !== 64 && c !== 36 ? true : (c === 64 || c === 36) && wordStart >= 0 && wordLetters > 0 && wordLeet > 0;
-    if (letter || leet || (c >= 48 && c <= 57)) {
-      if (wordStart < 0) wordStart = k;
-      if (letter) wordLetters++;
-      else if (leet) wordLeet++;
-    } else if (wordStart >= 0) endWord();
-    out[k++] = c;
-  }
-  endWord();
-  // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
-  let w = 0;
-  for (let r = 0; r < k; ) {
-    const c = out[r]!;
-    if (isWordish(c) && (r === 0 || !isWordish(out[r - 1]!)) && r + 2 < k && isSep(out[r + 1]!) && isWordish(out[r + 2]!) && (r + 3 >= k || !isWordish(out[r + 3]!))) {
-      // count the run
-      let e = r;
-      let singles = 1;
-      while (e + 2 < k && isSep(out[e + 1]!) && isWordish(out[e + 2]!) && (e + 3 >= k || !isWordish(out[e + 3]!))) {
-        e += 2;
-        singles++;
-      }
-      if (singles >= 4) {
-        for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
-        obf |= OBF_SPACED;
-        r = e + 1;
-        // a wider gap between spaced words stays one space
-        continue;
-      }
-    }
-    out[w++] = c;
-    r++;
-  }
-  return { s: fromCodes(out, w), obf };
+  const obf = foldInto(text, 0);
+  return { s: fromCodes(foldBuf, foldEnd), obf };
 }
 
 function fromCodes(a: Uint16Array, n: number): string {
