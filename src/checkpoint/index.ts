@@ -21,6 +21,8 @@ import { TokenMap, type ContentStage, type RequestContent } from './content.js';
 import type { Capture, Retainer } from './retain.js';
 import { VaultError, type PseudonymMaps } from '../vault/index.js';
 import { AuditError } from '../audit/errors.js';
+import { PromptFingerprint, type ThreatEngine, type Verdict } from '../threats/engine.js';
+import crypto from 'node:crypto';
 import { RedisError } from '../store/redis-errors.js';
 
 export { CheckpointError } from './errors.js';
@@ -39,6 +41,8 @@ export interface CheckpointRequest {
   subject?: string | undefined;
   readBody(): Promise<ParsedBody>;
   signal: AbortSignal;
+  /** The client's address (brute-force detection per source). */
+  remote?: string | undefined;
 }
 
 /** The OpenAI request after wire-format validation (server/openai.ts). */
@@ -48,6 +52,8 @@ export interface ParsedBody {
   body: Record<string, unknown>;
   /** The texts a person or tool wrote, for the inspector. */
   texts(): string[];
+  /** Every text with its message role (system, user, tool …), for threat detection. */
+  segments(): { role: string; text: string }[];
   /** A copy of the body with each of those texts passed through `fn` (the transform stage). */
   mapTexts(fn: (text: string) => string): Record<string, unknown>;
 }
@@ -78,6 +84,8 @@ export interface CheckpointDeps {
   /** The stored form of a person's department (adoption counts); absent: not recorded. */
   departments?: { pseudonym(name: string): string } | undefined;
   limits: { maxAttempts: number; maxResponseBytes: number };
+  /** Threat detection (issue #7); absent when `threats.enabled` is false. */
+  threats?: ThreatEngine | undefined;
 }
 
 export class Checkpoint {
@@ -94,12 +102,21 @@ export class Checkpoint {
     sink = held;
     try {
       if (!this.d.recorder.healthy || this.d.retain?.healthy === false) throw unavailable('record_unavailable', '記録ストアに書き込めないため、要求を受け付けられません', 'The record store cannot be written, so requests are refused');
+      const threats = this.d.threats;
+      const refused = threats?.refusedSource(req.remote);
+      if (refused) throw refusal(refused);
       const principal = (trace.principal = await this.authenticate(req));
+      if (threats) {
+        const r = await threats.admit(principal, req.requestId);
+        if (r) throw refusal(r);
+      }
       const parsed = await req.readBody();
       trace.requestCommit = this.d.recorder.commitRequest(req.requestId, parsed.body);
       trace.model = parsed.model;
       const route = this.modelRoute(parsed.model);
       const conversation = await this.conversation(req, principal);
+      const segments = threats ? parsed.segments() : [];
+      if (threats) this.threatCheck(threats.inspectRequest(principal, segments, req.requestId), trace);
       const inspection = this.inspect(principal, req, parsed, conversation?.tokens);
       trace.level = inspection.level;
       trace.flags = inspection.flags;
@@ -128,6 +145,16 @@ export class Checkpoint {
           maxAttempts: this.d.limits.maxAttempts,
           maxResponseBytes: this.d.limits.maxResponseBytes,
           answer,
+          threatAnswer: threats
+            ? (text: string, tokens: number) => {
+                const fp = new PromptFingerprint(segments.filter((x) => x.role === 'system' || x.role === 'developer').map((x) => x.text));
+                const secrets = this.d.content ? this.d.content.findings(text).filter((f) => f.type === 'SECRET').length : 0;
+                threats.observe(principal, null, tokens, req.requestId);
+                const v = threats.inspectAnswer(principal, text, fp, secrets, req.requestId);
+                for (const h of v.hits) trace.findings[`answer:threat:${h.type}`] = 1;
+                return v.action === 'block' || v.action === 'quarantine' || v.action === 'step_up';
+              }
+            : undefined,
         },
         capture?.sink ?? sink,
       );
@@ -141,10 +168,28 @@ export class Checkpoint {
       // Without an index (none could be reserved) the answer is a 503 and no leaf is written.
       if (trace.seq >= 0) headers['x-sekisho-audit-index'] = String(trace.seq);
       if (trace.level) headers['x-sekisho-level'] = trace.level;
-      if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="sekisho"';
+      if (err.status === 401) headers['www-authenticate'] = err.code === 'step_up_required' ? 'Bearer realm="sekisho", error="insufficient_user_authentication", error_description="a fresh presentation is required"' : 'Bearer realm="sekisho"';
+      if (typeof err.details.retry_after_s === 'number') headers['retry-after'] = String(err.details.retry_after_s);
       if (!req.signal.aborted) sink.send(err.status, headers, JSON.stringify(err.toJSON()));
     } finally {
       await held.release(this.record(req, trace, performance.now() - t0, held.answerCommit()));
+    }
+  }
+
+  /** Threats found in the request: the strongest rule's action decides. */
+  private threatCheck(v: Verdict, trace: Trace): void {
+    for (const h of v.hits) trace.findings[`threat:${h.type}`] = (trace.findings[`threat:${h.type}`] ?? 0) + 1;
+    const rule = v.rule;
+    const details = { threats: v.hits.map((h) => ({ type: h.type, score: h.score })), rule: rule?.name ?? rule?.id, alert: v.alerts[0]?.id, owasp: rule?.owasp, atlas: rule?.atlas };
+    switch (v.action) {
+      case 'block':
+        throw new CheckpointError(403, 'permission_error', 'threat_blocked', `攻撃の可能性がある内容 (${rule?.title ?? ''}) を検知したため、送信を止めました`, `The request was stopped: it looks like an attack (${rule?.title ?? ''})`, details);
+      case 'step_up':
+        throw new CheckpointError(401, 'authentication_error', 'step_up_required', '追加の本人確認が必要です。資格情報をもう一度提示してください (sekisho login)', 'A fresh presentation of your credential is required (sekisho login)', details);
+      case 'quarantine':
+        throw new CheckpointError(403, 'permission_error', 'principal_quarantined', 'この利用者は脅威検知により隔離されました。管理者に解除を依頼してください', 'This principal has been quarantined by threat detection. Ask an administrator to release it', details);
+      default:
+        return;
     }
   }
 
@@ -153,6 +198,10 @@ export class Checkpoint {
     try {
       return await this.d.auth.authenticate(req.authorization);
     } catch (e) {
+      if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
+        const cred = crypto.createHash('sha256').update(req.authorization ?? '').digest('base64url').slice(0, 22);
+        this.d.threats.authFailure(req.remote, cred, 'api');
+      }
       if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
       throw e;
     }
@@ -309,7 +358,7 @@ export class Checkpoint {
       return Promise.resolve();
     }
     const backend = t.outcome?.backend ?? null;
-    const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : 'error') : 'allow';
+    const decision = t.error ? (t.error.status === 401 ? 'unauthenticated' : t.error.status === 403 ? 'block' : t.error.status === 429 ? 'limited' : 'error') : 'allow';
     const reason = t.error?.code ?? t.decision?.reason.code ?? 'allowed';
     const status = t.error?.status ?? t.outcome?.status ?? 0;
     const committed = this.d.recorder.add({
@@ -381,6 +430,11 @@ interface Trace {
   retained: { subject: string; body: Record<string, unknown>; capture: Capture } | null;
   /** HMAC commitment of the request body (the audit leaf holds it, never the body). */
   requestCommit: string | null;
+}
+
+function refusal(r: { status: number; code: string; ja: string; en: string; retryAfterS?: number }): CheckpointError {
+  const type = r.status === 429 ? 'rate_limit_error' : r.status === 401 ? 'authentication_error' : 'permission_error';
+  return new CheckpointError(r.status, type, r.code, r.ja, r.en, r.retryAfterS !== undefined ? { retry_after_s: r.retryAfterS } : {});
 }
 
 function unavailable(code: string, ja: string, en: string): CheckpointError {

@@ -35,6 +35,11 @@ export interface RelayInput {
   maxResponseBytes: number;
   /** Inspects the answer and restores pseudonyms; absent when there is nothing to do. */
   answer?: AnswerGuard | undefined;
+  /**
+   * Threat detection on the answer's whole text (and its token count): true withholds a
+   * complete answer; a stream, already sent, is only reported.
+   */
+  threatAnswer?: ((text: string, tokens: number) => boolean) | undefined;
 }
 
 export interface RelayOutcome {
@@ -95,6 +100,19 @@ function guardAnswer(json: Record<string, unknown>, guard: AnswerGuard): Record<
     }
   }
   return json;
+}
+
+/** The text of a whole answer's choices (and tool arguments). */
+function answerText(json: Record<string, unknown>): string {
+  const choices = json.choices;
+  if (!Array.isArray(choices)) return '';
+  let out = '';
+  for (const c of choices as Choice[]) {
+    const m = c?.message;
+    if (typeof m?.content === 'string') out += m.content + '\n';
+    if (Array.isArray(m?.tool_calls)) for (const t of m.tool_calls as { function?: { arguments?: unknown } }[]) if (typeof t?.function?.arguments === 'string') out += t.function.arguments + '\n';
+  }
+  return out;
 }
 
 /** One streamed chunk: pass each choice's delta text through the guard (in place). */
@@ -231,6 +249,13 @@ export class Relay {
             throw e;
           }
         }
+        if (ok && input.threatAnswer) {
+          const text = answerText(json);
+          const usage = (json.usage as { total_tokens?: unknown } | undefined)?.total_tokens;
+          if (input.threatAnswer(text, typeof usage === 'number' ? usage : Math.ceil(text.length / 3))) {
+            throw new CheckpointError(403, 'permission_error', 'answer_withheld', '回答にシステムプロンプトや秘密情報の持ち出しの疑いがあるため、回答を差し止めました', 'The answer was withheld: it appears to leak the system prompt or secrets', {});
+          }
+        }
         sink.send(res.status, { 'content-type': 'application/json', ...input.headers(id) }, buf);
         return { backend: id, status: res.status, attempts, upstreamMs };
       }
@@ -277,6 +302,7 @@ export class Relay {
     attempts: number,
   ): Promise<RelayOutcome | undefined> {
     const framer = new SseFramer();
+    let streamed = '';
     const it = res.body[Symbol.asyncIterator]();
     let started = false;
     let streamEnd: RelayOutcome['streamEnd'] = 'eof';
@@ -367,6 +393,11 @@ export class Relay {
             bad = true;
             break;
           }
+          if (input.threatAnswer && streamed.length < 131072) {
+            for (const d of parsed.data) {
+              for (const c of (Array.isArray(d.choices) ? d.choices : []) as Choice[]) if (typeof c?.delta?.content === 'string') streamed += c.delta.content;
+            }
+          }
           if (input.answer) {
             try {
               good.push(rewriteEvent(parsed, input.answer));
@@ -420,6 +451,8 @@ export class Relay {
       if (started) sink.end();
     }
     if (streamEnd === 'done') void drainAfterDone(it, res);
+    // A stream is already with the client: threats in it are reported, not withheld.
+    if (started && input.threatAnswer && streamed) input.threatAnswer(streamed, Math.ceil(streamed.length / 3));
     if (!started) {
       // Only reachable when the client left before anything was sent.
       this.router.release(id);

@@ -3,7 +3,9 @@
  * `sekisho inspect PATH... [--jsonl] [--progress|--quiet] [--max-bytes N]`   (batch)
  *
  * --jsonl: each input line {"id": ..., "text": ...} → one output line, same order:
- *   {"id": ..., "level": "L3", "flags": [...], "findings": [{"type","start","end","score"}]}
+ *   {"id": ..., "level": "L3", "flags": [...], "findings": [{"type","start","end","score"}],
+ *    "threats": [{"type","score","rule"}], "verdict": "attack"|"benign"}
+ *   The verdict uses --threshold, else threats.threshold of --config / $SEKISHO_CONFIG, else 0.5.
  * A malformed line yields {"id": null, "error": {"en": ..., "ja": ...}} at the same position
  * and processing continues (exit code stays 0). Offsets are UTF-16 indices into "text".
  * Without --jsonl: the whole input is one text; prints a table of findings (coloured only when
@@ -19,6 +21,23 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createInspector, mask, type Inspection, type Inspector } from '../inspect/index.js';
 import { collectFiles, documentKind, DocumentError, extractText } from './documents.js';
+import { scanText } from '../threats/detect.js';
+
+/** The built-in Sigma rule of each detector (rules/content.yml). */
+const RULE_OF: Record<string, string> = {
+  'sekisho.prompt_injection': 'sekisho-prompt-injection',
+  'sekisho.jailbreak': 'sekisho-jailbreak',
+  'sekisho.indirect': 'sekisho-indirect-injection',
+  'sekisho.exfiltration': 'sekisho-exfiltration-request',
+  'sekisho.bulk_personal_data': 'sekisho-bulk-personal-data',
+};
+
+/** Threat fields of a JSONL output line: each detected type, and the verdict at the tenant's threshold. */
+export function threatFields(text: string, threshold: number, channel: 'prompt' | 'tool' = 'prompt'): { threats: { type: string; score: number; rule: string }[]; verdict: 'attack' | 'benign' } {
+  const r = scanText(text, channel);
+  const threats = r.hits.filter((h) => h.score >= 0.2).map((h) => ({ type: h.type, score: h.score, rule: RULE_OF[h.detector] ?? h.detector }));
+  return { threats, verdict: r.max >= threshold ? 'attack' : 'benign' };
+}
 
 interface Io {
   stdin: NodeJS.ReadableStream;
@@ -41,7 +60,7 @@ function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
 }
 
 export async function runInspect(args: string[], io: Io): Promise<number> {
-  let values: { jsonl?: boolean; 'min-score'?: string; mask?: boolean; help?: boolean; progress?: boolean; quiet?: boolean; batch?: boolean; 'max-bytes'?: string };
+  let values: { jsonl?: boolean; 'min-score'?: string; mask?: boolean; help?: boolean; progress?: boolean; quiet?: boolean; batch?: boolean; 'max-bytes'?: string; threshold?: string; config?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -55,6 +74,8 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
         quiet: { type: 'boolean', short: 'q' },
         batch: { type: 'boolean' },
         'max-bytes': { type: 'string' },
+        threshold: { type: 'string' },
+        config: { type: 'string', short: 'c' },
       },
       allowPositionals: true,
       strict: true,
@@ -80,6 +101,25 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
     maxBytes = Number(values['max-bytes']);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
       await write(io.stderr, `--max-bytes は正の整数で指定してください\n--max-bytes must be a positive integer\n`);
+      return 2;
+    }
+  }
+  // The tenant's threshold: --threshold, else threats.threshold of --config (or $SEKISHO_CONFIG), else 0.5.
+  let threshold = 0.5;
+  const configFile = values.config ?? process.env.SEKISHO_CONFIG;
+  if (configFile) {
+    try {
+      const { loadConfig } = await import('../config/index.js');
+      threshold = loadConfig(configFile).config.threats.threshold;
+    } catch (e) {
+      await write(io.stderr, `設定を読めません: ${configFile}\ncannot read the configuration: ${configFile}\n${(e as { report?: () => string }).report?.() ?? String(e)}\n`);
+      return 2;
+    }
+  }
+  if (values.threshold !== undefined) {
+    threshold = Number(values.threshold);
+    if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
+      await write(io.stderr, `--threshold は 0〜1 の数値で指定してください\n--threshold must be a number between 0 and 1\n`);
       return 2;
     }
   }
@@ -121,7 +161,7 @@ export async function runInspect(args: string[], io: Io): Promise<number> {
 
   if (values.jsonl) {
     const rl = readline.createInterface({ input, crlfDelay: Infinity });
-    for await (const line of rl) await write(io.stdout, JSON.stringify(jsonlLine(line, inspector.inspect)) + '\n');
+    for await (const line of rl) await write(io.stdout, JSON.stringify(jsonlLine(line, inspector.inspect, threshold)) + '\n');
     return 0;
   }
 
@@ -271,10 +311,10 @@ function parseRecord(line: string): { id: unknown; text: string } | { error: { j
   return { id: o.id ?? null, text: o.text };
 }
 
-function jsonlLine(line: string, inspect: (t: string) => Inspection): unknown {
+function jsonlLine(line: string, inspect: (t: string) => Inspection, threshold: number): unknown {
   const rec = parseRecord(line);
   if ('error' in rec) return { id: null, error: rec.error };
-  return { id: rec.id, ...result(inspect(rec.text)) };
+  return { id: rec.id, ...result(inspect(rec.text)), ...threatFields(rec.text, threshold) };
 }
 
 function table(text: string, r: Inspection, colour: boolean): string {

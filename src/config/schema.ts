@@ -339,6 +339,77 @@ export const Audit = z
   })
   .strict();
 
+const ThreatAction = z.enum(['log', 'alert', 'block', 'step_up', 'quarantine']);
+
+export const Threats = z
+  .object({
+    enabled: z.boolean().default(true).describe('run the threat detectors (prompt injection, jailbreak, exfiltration …) in the inspect stage'),
+    threshold: z.number().min(0).max(1).default(0.5).describe('score from which a text counts as an attack (CLI verdict and the built-in rules)'),
+    rules_dir: z.string().min(1).optional().describe('a folder of Sigma rules (YAML, logsource product: sekisho) added to the built-in rules/ (relative to the config file)'),
+    builtin_rules: z.boolean().default(true).describe('load the Sigma rules shipped in rules/'),
+    actions: z
+      .record(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/), ThreatAction)
+      .default({})
+      .describe('per rule id or name: override the action the rule file gives (log, alert, block, step_up, quarantine)'),
+    incident_window_s: z.number().int().min(1).max(7 * 86_400).default(3600).describe('alerts of the same principal and rule within this window join one incident'),
+    limits: z
+      .object({
+        principal_requests_per_minute: z.number().int().positive().optional(),
+        tenant_requests_per_minute: z.number().int().positive().optional(),
+        principal_tokens_per_day: z.number().int().positive().optional(),
+        tenant_tokens_per_day: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({})
+      .describe('unbounded consumption: rate limits and token budgets (429 with Retry-After when exceeded)'),
+    auth: z
+      .object({
+        max_failures_per_ip: z.number().int().positive().default(20).describe('failed authentications from one source IP within window_s before it is refused'),
+        max_failures_per_credential: z.number().int().positive().default(10).describe('failed attempts on one credential (from any IP) within window_s'),
+        window_s: z.number().int().min(1).max(86_400).default(300),
+        block_s: z.number().int().min(1).max(86_400).default(900).describe('how long a source IP stays refused'),
+      })
+      .strict()
+      .default({ max_failures_per_ip: 20, max_failures_per_credential: 10, window_s: 300, block_s: 900 }),
+    anomaly: z
+      .object({
+        enabled: z.boolean().default(true),
+        min_history_hours: z.number().int().min(1).max(10_000).default(24).describe('hours of history before an identity is compared with its own baseline (the tenant-wide one before)'),
+        mad_threshold: z.number().positive().max(100).default(6).describe('robust z-score (median/MAD) from which an hour is anomalous'),
+      })
+      .strict()
+      .default({ enabled: true, min_history_hours: 24, mad_threshold: 6 }),
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: httpUrl.describe('where alerts are POSTed (only configured URLs; no redirects)'),
+            secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('environment variable holding the HMAC-SHA256 key (header x-sekisho-signature)'),
+            timeout_ms: z.number().int().positive().max(30_000).default(3000),
+          })
+          .strict(),
+      )
+      .max(16)
+      .default([]),
+    syslog: z
+      .object({
+        host: z.string().min(1).max(253),
+        port: z.number().int().min(1).max(65535).default(514),
+        protocol: z.enum(['udp', 'tcp']).default('udp'),
+      })
+      .strict()
+      .optional()
+      .describe('RFC 5424 syslog for alerts'),
+    taxii: z
+      .object({
+        enabled: z.boolean().default(true).describe('serve TAXII 2.1 under /taxii2/ (administrators only)'),
+        title: z.string().min(1).max(256).default('Sekisho threat sharing'),
+      })
+      .strict()
+      .default({ enabled: true, title: 'Sekisho threat sharing' }),
+  })
+  .strict();
+
 export const Config = z
   .object({
     listen: z
@@ -415,6 +486,18 @@ export const Config = z
       })
       .strict()
       .default({ api_keys: [], roles: ['admin'] }),
+    threats: Threats.default({
+      enabled: true,
+      threshold: 0.5,
+      builtin_rules: true,
+      actions: {},
+      incident_window_s: 3600,
+      limits: {},
+      auth: { max_failures_per_ip: 20, max_failures_per_credential: 10, window_s: 300, block_s: 900 },
+      anomaly: { enabled: true, min_history_hours: 24, mad_threshold: 6 },
+      webhooks: [],
+      taxii: { enabled: true, title: 'Sekisho threat sharing' },
+    }),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()
@@ -433,6 +516,7 @@ export type IdentityConfig = z.infer<typeof Identity>;
 export type VaultConfigT = z.infer<typeof VaultConfig>;
 export type AuditConfig = z.infer<typeof Audit>;
 export type AdminConfig = Config['admin'];
+export type ThreatsConfig = z.infer<typeof Threats>;
 export type RedisConfigT = z.infer<typeof RedisConfig>;
 
 export function jsonSchema(): unknown {

@@ -31,6 +31,8 @@ import { auditOrigin } from '../audit/config.js';
 import { AdminConsole } from '../console/index.js';
 import { Departments } from '../console/departments.js';
 import type { ThreatsAdmin } from '../threats/admin.js';
+import { ThreatEngine } from '../threats/engine.js';
+import { handleThreats, isThreatPath } from '../threats/http.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -66,6 +68,8 @@ export interface Core {
   /** Department pseudonyms and their sealed names (the console's adoption page). */
   departments: Departments;
   log: Logger;
+  /** Threat detection (issue #7); absent when `threats.enabled` is false. */
+  threats: ThreatEngine | undefined;
   /** Counters (rate limits, budgets) and the bus shared by the nodes: Redis, or memory on one node. */
   shared: SharedState;
   counters: Counters;
@@ -171,9 +175,25 @@ export async function buildCore(
     audit.appendEvent('policy.active', { policy: version, backends: c.backends.length, models: c.models.length }).catch((e) => log.error({ err: (e as Error).message }, 'audit: policy event not recorded'));
   };
   let gens: Generations;
+  let threats: ThreatEngine | undefined;
   try {
-    gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), departments, env: opts.env, onPolicy: recordPolicy });
+    if (config.threats.enabled) {
+      threats = new ThreatEngine({
+        config: config.threats,
+        configDir: loaded.dir,
+        counters: shared.counters,
+        bus: shared.bus,
+        store: store.threats,
+        log,
+        tenant: config.tenant,
+        audit,
+        ...(opts.env ? { env: opts.env } : {}),
+      });
+      await threats.start();
+    }
+    gens = await Generations.start(loaded, { log, audit, auth: opts.authOverride ?? auth, router, metrics, retainer, pseudonyms: new PseudonymMaps(vault), departments, env: opts.env, onPolicy: recordPolicy, threats });
   } catch (e) {
+    await threats?.close();
     identity?.close();
     await audit.close();
     await vault.close();
@@ -211,6 +231,7 @@ export async function buildCore(
     vault,
     departments,
     log,
+    threats,
     shared,
     counters: shared.counters,
     bus: shared.bus,
@@ -229,6 +250,7 @@ export async function buildCore(
     },
     async close() {
       await gens.stopReloading();
+      await threats?.close();
       identity?.close();
       await retainer?.drain();
       await importer?.close();
@@ -252,7 +274,7 @@ export interface Gateway {
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const core = await buildCore(loaded, { ...opts, auditRole: 'serve' });
   const { config } = loaded;
-  const adminConsole = new AdminConsole({ core, loaded, threats: opts.console?.threats, ...(opts.console?.policiesDir ? { policiesDir: opts.console.policiesDir } : {}) });
+  const adminConsole = new AdminConsole({ core, loaded, threats: opts.console?.threats ?? core.threats, ...(opts.console?.policiesDir ? { policiesDir: opts.console.policiesDir } : {}) });
   let http: RunningServer;
   // Several nodes: revocations and reloads published by any node or by the CLI reach this one.
   let unlisten = () => {};
@@ -289,7 +311,19 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
           }
         },
         ready: () => core.recorder.healthy && core.retainer?.healthy !== false,
-        identity: core.identity && { isPath: isIdentityPath, handle: (req, res, path) => handleIdentity(core.identity!, req, res, path) },
+        identity: core.identity && {
+          isPath: isIdentityPath,
+          handle: async (req, res, path) => {
+            await handleIdentity(core.identity!, req, res, path);
+            // Failed presentations and token redemptions count towards brute-force detection.
+            if (res.statusCode === 401 || (res.statusCode === 400 && path === '/oid4vci/token')) core.threats?.authFailure(req.socket.remoteAddress, `identity:${path}`, path);
+          },
+        },
+        threats: core.threats && {
+          isPath: isThreatPath,
+          handle: (req, res, path, query) =>
+            handleThreats({ engine: core.threats!, authenticate: (a) => core.auth.authenticate(a), admin: core.loaded.config.admin, title: core.loaded.config.threats.taxii.title, taxii: core.loaded.config.threats.taxii.enabled }, req, res, path, query),
+        },
         audit: auditHttp({
           store: core.store,
           vkey: core.audit.vkey,

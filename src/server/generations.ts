@@ -22,6 +22,7 @@ import { Routes } from '../checkpoint/routes.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Logger } from '../ops/log.js';
 import type { AuditLog } from '../audit/log.js';
+import type { ThreatEngine } from '../threats/engine.js';
 import { backendFacts, policyVersion } from '../audit/config.js';
 
 /** The outcome of a configuration reload. */
@@ -104,6 +105,8 @@ export interface GenerationDeps {
   env: NodeJS.ProcessEnv | undefined;
   /** Called with the policy version of the first generation and of each reload that changes it. */
   onPolicy(version: string, config: Config): void;
+  /** Threat detection (issue #7), shared by every generation. */
+  threats?: ThreatEngine | undefined;
 }
 
 /** Builds a generation, reusing `prev`'s adapters for backends whose configuration is unchanged. */
@@ -142,6 +145,7 @@ async function build(loaded: LoadedConfig, d: GenerationDeps, prev?: Generation)
       pseudonyms: d.pseudonyms,
       departments: d.departments,
       limits: { maxAttempts: config.routing.max_attempts, maxResponseBytes: config.limits.max_response_bytes },
+      threats: d.threats,
     });
     return { loaded, version, policy, routes, recorder, checkpoint, adapters, inflight: 0 };
   } catch (e) {

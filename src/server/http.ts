@@ -23,6 +23,8 @@ export interface ServerDeps {
   ready(): boolean;
   /** The tenant as issuer/verifier (DID, OpenID4VCI, OpenID4VP, status list); absent when disabled. */
   identity?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> } | undefined;
+  /** TAXII 2.1 and the threats admin API (src/threats/http.ts); absent: 404. */
+  threats?: { isPath(path: string): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: URLSearchParams): Promise<void> } | undefined;
   /** GET /audit/v1/… (src/audit/http.ts); absent: 404. */
   audit?: (method: string, path: string, authorization: string | undefined) => Promise<{ status: number; headers: Record<string, string>; body: string | Buffer }>;
   /** The admin console under /console (src/console); absent: 404. */
@@ -196,12 +198,14 @@ export function startHttpServer(deps: ServerDeps, host: string, port: number): P
           subject: Array.isArray(subject) ? subject.join(',') : subject,
           readBody: async () => parseOpenAIBody(endpoint, await readJson(req, res, deps.limits.maxBodyBytes, deps.limits.bodyTimeoutMs)),
           signal: ac.signal,
+          remote: req.socket.remoteAddress,
         },
         responseSink(res, deps.limits.writeStallMs),
       );
       return;
     }
     if (deps.identity?.isPath(path)) return deps.identity.handle(req, res, path);
+    if (deps.threats?.isPath(path)) return deps.threats.handle(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
     if (deps.console && (path === '/console' || path.startsWith('/console/'))) return deps.console.handle(req, res, path);
     if (deps.audit && path.startsWith('/audit/v1/')) {
       req.resume();

@@ -18,6 +18,22 @@ function wrongType(param: string, expected: { ja: string; en: string }, v: unkno
   );
 }
 
+/** Each text with the role of its message (tool results are indirect content for threat detection). */
+function chatSegments(body: Record<string, unknown>): { role: string; text: string }[] {
+  const out: { role: string; text: string }[] = [];
+  for (const m of body.messages as Record<string, unknown>[]) {
+    const role = String(m.role);
+    const c = m.content;
+    if (typeof c === 'string') out.push({ role, text: c });
+    else if (Array.isArray(c)) {
+      for (const part of c) {
+        if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') out.push({ role, text: (part as { text: string }).text });
+      }
+    }
+  }
+  return out;
+}
+
 function chatTexts(body: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const m of body.messages as Record<string, unknown>[]) {
@@ -124,6 +140,7 @@ export function parseOpenAIBody(endpoint: Endpoint, json: unknown): ParsedBody {
     stream,
     body,
     texts: () => (endpoint === 'chat.completions' ? chatTexts(body) : embeddingTexts(body.input)),
+    segments: () => (endpoint === 'chat.completions' ? chatSegments(body) : embeddingTexts(body.input).map((text) => ({ role: 'document', text }))),
     mapTexts: (fn) => (endpoint === 'chat.completions' ? mapChat(body, fn) : mapEmbedding(body, fn)),
   };
 }

@@ -163,12 +163,65 @@ export interface VaultStore {
   checkpoint(): Promise<void>;
 }
 
+/** A threat alert (issue #7): metadata only, never text. owasp/atlas are JSON arrays. */
+export interface ThreatAlertRow {
+  id: string;
+  ts: string;
+  principal: string;
+  type: string;
+  rule: string;
+  severity: string;
+  score: number;
+  action: string;
+  request_id: string | null;
+  incident_id: string | null;
+  owasp: string;
+  atlas: string;
+}
+
+export interface ThreatIncidentRow {
+  id: string;
+  /** principal + rule: alerts with the same key within the window join the incident. */
+  group_key: string;
+  opened_at: string;
+  updated_at: string;
+  title: string;
+  severity: string;
+  status: string;
+  alert_count: number;
+  /** JSON array of principal ids. */
+  principals: string;
+  approved_by: string | null;
+  approved_at: string | null;
+}
+
+/**
+ * Threat persistence. Every method returns a Promise (the SQLite one resolves at once) so that
+ * an asynchronous store can implement the same interface; detection never waits on it.
+ */
+export interface ThreatStore {
+  /** Writes a batch of alerts and the incidents they touched (insert or update), in one transaction. */
+  write(alerts: readonly ThreatAlertRow[], incidents: readonly ThreatIncidentRow[]): Promise<void>;
+  alerts(q: { limit: number; before?: string; incident?: string }): Promise<ThreatAlertRow[]>;
+  incidents(q: { limit: number; status?: string }): Promise<ThreatIncidentRow[]>;
+  incident(id: string): Promise<ThreatIncidentRow | undefined>;
+  /** Returns how many objects were new. */
+  putTaxiiObjects(collection: string, objects: readonly { id: string; version: string; date_added: string; object: string }[]): Promise<number>;
+  taxiiObjects(collection: string, q: { limit: number; addedAfter?: string; ids?: string[]; types?: string[] }): Promise<{ id: string; version: string; date_added: string; object: string }[]>;
+  putTaxiiStatus(id: string, created: string, status: string): Promise<void>;
+  taxiiStatus(id: string): Promise<string | undefined>;
+  setQuarantine(principal: string, on: boolean, at: string, reason: string): Promise<void>;
+  quarantined(): Promise<string[]>;
+}
+
+
 export type StoreKind = 'sqlite' | 'postgres';
 
 export interface Store {
   readonly kind: StoreKind;
   /** Where the data lives, for logs (a file, or a URL without its password). */
   readonly describe: string;
+  threats: ThreatStore;
   identity: {
     insertCredential(row: CredentialRow): Promise<void>;
     credential(id: string): Promise<CredentialRow | undefined>;

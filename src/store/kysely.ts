@@ -5,7 +5,7 @@
  * executed with new parameters, so the query builder costs nothing per request.
  */
 import { CompiledQuery, sql, type Compilable, type Kysely, type QueryResult, type RawBuilder, type Transaction } from 'kysely';
-import type { AdoptionRow, ConsoleStore, RecordQuery, TrafficRow } from './index.js';
+import type { AdoptionRow, ConsoleStore, RecordQuery, ThreatAlertRow, ThreatIncidentRow, ThreatStore, TrafficRow } from './index.js';
 import type { ApiKeyRow, AuditCheckpointRow, AuditEntryRow, Cluster, CredentialRow, DecisionRecord, OfferRow, Store, StoreKind, VaultEventRow, VaultRecordRow, VaultStore, VaultWrappedRow, VaultWrappedTable } from './index.js';
 import type { DB } from './schema.js';
 
@@ -475,7 +475,98 @@ export function kyselyStore(db: Kysely<DB>, o: KyselyStoreOptions): Store {
       },
     },
     console: consoleStore(db),
+    threats: threatStore(db),
     close: () => o.close(),
+  };
+}
+
+/** Threat persistence (issue #7): alerts, incidents, quarantine, TAXII objects and status resources. */
+function threatStore(db: Kysely<DB>): ThreatStore {
+  const incidentRow = (r: ThreatIncidentRow): ThreatIncidentRow => ({ ...r, alert_count: Number(r.alert_count) });
+  const alertRow = (r: ThreatAlertRow): ThreatAlertRow => ({ ...r, score: Number(r.score) });
+  return {
+    write: (alerts, incidents) =>
+      db.transaction().execute(async (tx) => {
+        for (const i of incidents) {
+          await tx
+            .insertInto('threat_incidents')
+            .values(i)
+            .onConflict((oc) =>
+              oc.column('id').doUpdateSet({
+                updated_at: i.updated_at,
+                severity: i.severity,
+                status: i.status,
+                alert_count: i.alert_count,
+                principals: i.principals,
+                approved_by: i.approved_by,
+                approved_at: i.approved_at,
+              }),
+            )
+            .execute();
+        }
+        for (const a of alerts) {
+          const { id, ...rest } = a;
+          await tx.insertInto('threat_alerts').values(a).onConflict((oc) => oc.column('id').doUpdateSet(rest)).execute();
+        }
+      }),
+    alerts: async (q) => {
+      let s = db.selectFrom('threat_alerts').selectAll();
+      if (q.before) s = s.where('ts', '<', q.before);
+      if (q.incident) s = s.where('incident_id', '=', q.incident);
+      return (await s.orderBy('ts', 'desc').orderBy('id', 'desc').limit(q.limit).execute()).map(alertRow);
+    },
+    incidents: async (q) => {
+      let s = db.selectFrom('threat_incidents').selectAll();
+      if (q.status) s = s.where('status', '=', q.status);
+      return (await s.orderBy('updated_at', 'desc').limit(q.limit).execute()).map(incidentRow);
+    },
+    incident: async (id) => {
+      const r = await db.selectFrom('threat_incidents').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && incidentRow(r);
+    },
+    putTaxiiObjects: (collection, objs) =>
+      db.transaction().execute(async (tx) => {
+        let n = 0;
+        for (const o of objs) {
+          const r = await tx
+            .insertInto('taxii_objects')
+            .values({ collection, id: o.id, version: o.version, date_added: o.date_added, object: o.object })
+            .onConflict((oc) => oc.columns(['collection', 'id', 'version']).doNothing())
+            .executeTakeFirst();
+          n += Number(r.numInsertedOrUpdatedRows ?? 0n);
+        }
+        return n;
+      }),
+    taxiiObjects: async (collection, q) => {
+      let s = db.selectFrom('taxii_objects').select(['id', 'version', 'date_added', 'object']).where('collection', '=', collection);
+      if (q.addedAfter) s = s.where('date_added', '>', q.addedAfter);
+      if (q.ids?.length) s = s.where('id', 'in', q.ids);
+      if (q.types?.length) {
+        const types = q.types;
+        s = s.where((eb) => eb.or(types.map((t) => eb('id', 'like', `${t.replace(/[%_\\]/g, '')}--%`))));
+      }
+      return s.orderBy('date_added').orderBy('id').limit(q.limit).execute();
+    },
+    putTaxiiStatus: async (id, created, status) => {
+      await db
+        .insertInto('taxii_status')
+        .values({ id, created, status })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ created, status }))
+        .execute();
+    },
+    taxiiStatus: async (id) => (await db.selectFrom('taxii_status').select('status').where('id', '=', id).executeTakeFirst())?.status,
+    setQuarantine: async (principal, on, at, reason) => {
+      if (on) {
+        await db
+          .insertInto('threat_quarantine')
+          .values({ principal, since: at, reason })
+          .onConflict((oc) => oc.column('principal').doUpdateSet({ since: at, reason }))
+          .execute();
+      } else {
+        await db.deleteFrom('threat_quarantine').where('principal', '=', principal).execute();
+      }
+    },
+    quarantined: async () => (await db.selectFrom('threat_quarantine').select('principal').execute()).map((r) => r.principal),
   };
 }
 

@@ -253,6 +253,69 @@ function console_(adopted: number): Migration {
   };
 }
 
+/** Threat detection (issue #7): alerts, incidents, quarantined principals, TAXII objects and status. */
+function threats(kind: StoreKind): Migration {
+  const t = typesFor(kind);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('threat_alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('score', t.real, (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('incident_id', 'text')
+        .addColumn('owasp', 'text', (c) => c.notNull())
+        .addColumn('atlas', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('threat_alerts_ts').on('threat_alerts').column('ts').execute();
+      await db.schema.createIndex('threat_alerts_incident').on('threat_alerts').column('incident_id').execute();
+      await db.schema
+        .createTable('threat_incidents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('group_key', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('alert_count', 'integer', (c) => c.notNull())
+        .addColumn('principals', 'text', (c) => c.notNull())
+        .addColumn('approved_by', 'text')
+        .addColumn('approved_at', 'text')
+        .execute();
+      await db.schema.createIndex('threat_incidents_updated').on('threat_incidents').column('updated_at').execute();
+      await db.schema
+        .createTable('threat_quarantine')
+        .addColumn('principal', 'text', (c) => c.primaryKey())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('taxii_objects')
+        .addColumn('collection', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('date_added', 'text', (c) => c.notNull())
+        .addColumn('object', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('taxii_objects_pk', ['collection', 'id', 'version'])
+        .execute();
+      await db.schema.createIndex('taxii_objects_added').on('taxii_objects').columns(['collection', 'date_added']).execute();
+      await db.schema
+        .createTable('taxii_status')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('created', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(kind: StoreKind, opts: { adopted?: number } = {}): MigrationProvider {
   const adopted = opts.adopted ?? 0;
   return {
@@ -261,10 +324,11 @@ export function migrationProvider(kind: StoreKind, opts: { adopted?: number } = 
         '0001_baseline': baseline(kind, adopted),
         '0002_cluster': cluster(kind),
         '0003_console': console_(adopted),
+        '0004_threats': threats(kind),
       };
     },
   };
 }
 
 /** How many migrations this Sekisho knows (a database that ran more is newer than it). */
-export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster', '0003_console'];
+export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster', '0003_console', '0004_threats'];

@@ -164,7 +164,61 @@ export interface AuditNodesTable {
   started_at: string;
 }
 
+export interface ThreatAlertsTable {
+  id: string;
+  ts: string;
+  principal: string;
+  type: string;
+  rule: string;
+  severity: string;
+  score: number;
+  action: string;
+  request_id: string | null;
+  incident_id: string | null;
+  owasp: string;
+  atlas: string;
+}
+
+export interface ThreatIncidentsTable {
+  id: string;
+  group_key: string;
+  opened_at: string;
+  updated_at: string;
+  title: string;
+  severity: string;
+  status: string;
+  alert_count: number;
+  principals: string;
+  approved_by: string | null;
+  approved_at: string | null;
+}
+
+export interface ThreatQuarantineTable {
+  principal: string;
+  since: string;
+  reason: string;
+}
+
+export interface TaxiiObjectsTable {
+  collection: string;
+  id: string;
+  version: string;
+  date_added: string;
+  object: string;
+}
+
+export interface TaxiiStatusTable {
+  id: string;
+  created: string;
+  status: string;
+}
+
 export interface DB {
+  threat_alerts: ThreatAlertsTable;
+  threat_incidents: ThreatIncidentsTable;
+  threat_quarantine: ThreatQuarantineTable;
+  taxii_objects: TaxiiObjectsTable;
+  taxii_status: TaxiiStatusTable;
   api_keys: ApiKeysTable;
   decisions: DecisionsTable;
   identity_credentials: IdentityCredentialsTable;

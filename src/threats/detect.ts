@@ -1,0 +1,841 @@
+/**
+ * Content detectors: prompt injection, jailbreaks, indirect injection, exfiltration of the
+ * system prompt or secrets, bulk personal-data extraction — Japanese and English.
+ *
+ * How it generalises: the text is folded (widths, case, katakana → hiragana, homoglyphs,
+ * zero-width characters, leetspeak, s p a c e d letters; base64 and ROT13 payloads decoded and
+ * scanned too), then ONE Aho–Corasick pass finds *features* (src/threats/lexicon.ts) — an
+ * override verb, an instruction target, a persona frame, a reveal verb … — with their positions.
+ * Scores come from combinations of features near each other (an override verb within a few
+ * words of "instructions"/「指示」), raised by corroborating features and lowered by context cues
+ * that the text talks *about* attacks (training material, news, code review, quoting an attack
+ * to ask about it) or that the user overrides their own earlier request. No evaluation sentence
+ * is in the lexicon; paraphrases combine the same features.
+ *
+ * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
+ * (bounded) feature hits.
+ */
+import { normalize } from '../inspect/text.js';
+import { FEATURES, LEXICON, type Feature } from './lexicon.js';
+import type { ThreatType } from './admin.js';
+
+export type Channel = 'prompt' | 'tool' | 'answer';
+export type ContentThreat = Extract<ThreatType, 'PROMPT_INJECTION' | 'JAILBREAK' | 'INDIRECT_INJECTION' | 'EXFILTRATION' | 'BULK_PERSONAL_DATA'>;
+
+export interface ThreatHit {
+  type: ContentThreat;
+  /** 0..1 */
+  score: number;
+  /** The built-in detector that produced it (Sigma rules select on it). */
+  detector: string;
+  /** Features that contributed (metadata only; never the text). */
+  features: string[];
+}
+
+export interface ScanResult {
+  hits: ThreatHit[];
+  /** The highest score of any type (0 when none). */
+  max: number;
+  /** Obfuscation seen: zero-width, homoglyph, leet, spaced, base64, rot13. */
+  obfuscation: string[];
+}
+
+const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, number>;
+const NF = FEATURES.length;
+
+// ---------------------------------------------------------------- folding
+
+const HOMOGLYPHS: Record<number, number> = {};
+for (const [from, to] of [
+  ['аеорсухіјѕԁһӏ', 'aeopcyxijsdhl'],
+  ['АВЕКМНОРСТХІЈЅ', 'abekmhopctxijs'],
+  ['αοερτνικμχγ', 'aoeptvikmxy'],
+  ['ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ', 'abezhikmnoptyx'],
+] as const) {
+  for (let i = 0; i < from.length; i++) HOMOGLYPHS[from.charCodeAt(i)] = to.charCodeAt(i);
+}
+const LEET_MAP: Record<number, number> = { 48: 111, 49: 105, 51: 101, 52: 97, 53: 115, 55: 116, 56: 98, 57: 103, 64: 97, 36: 115 };
+/** Leet character → letter (0: none), for code units below 128. */
+const LEET_T = new Uint8Array(128);
+for (const [k, v] of Object.entries(LEET_MAP)) LEET_T[+k] = v;
+const leetOf = (c: number): number => (c < 128 ? LEET_T[c]! : 0);
+let foldBuf = new Uint16Array(4096);
+const isZeroWidth = (c: number) => c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff || c === 0xad || c === 0x180e;
+const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
+const isLatin = (c: number) => (c >= 97 && c <= 122);
+const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
+
+const HALF_KANA = /[\uff61-\uff9f]/;
+export const OBF_ZW = 1;
+export const OBF_HOMOGLYPH = 2;
+export const OBF_LEET = 4;
+export const OBF_SPACED = 8;
+export const OBF_BASE64 = 16;
+export const OBF_ROT13 = 32;
+const OBF_NAMES: [number, string][] = [
+  [OBF_ZW, 'zero_width'],
+  [OBF_HOMOGLYPH, 'homoglyph'],
+  [OBF_LEET, 'leetspeak'],
+  [OBF_SPACED, 'spaced_letters'],
+  [OBF_BASE64, 'base64'],
+  [OBF_ROT13, 'rot13'],
+];
+
+/** Folded code unit of every UTF-16 code unit (0xffff: dropped — zero-width characters). */
+const FOLD = new Uint16Array(65536);
+for (let c0 = 0; c0 < 65536; c0++) {
+  let c = c0;
+  if (isZeroWidth(c)) {
+    FOLD[c0] = 0xffff;
+    continue;
+  }
+  if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+  else if (c >= 0x2010 && (c <= 0x2015 || c === 0x2212 || c === 0xfe63 || c === 0x2043)) c = 45;
+  if (c >= 65 && c <= 90) c += 32;
+  else if (c >= 0x30a1 && c <= 0x30f6) c -= 0x60;
+  else if (c >= 0x370 && c <= 0x4ff) {
+    const h = HOMOGLYPHS[c];
+    if (h !== undefined) c = h;
+  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
+  FOLD[c0] = c;
+}
+/** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator. */
+const CK = new Uint8Array(65536);
+for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0);
+
+/**
+ * Folds `t` into foldBuf from position `k0` (one table look-up per code unit); returns the new
+ * end in `foldEnd` and the obfuscation bits.
+ */
+let foldEnd = 0;
+function foldInto(text: string, k0: number): number {
+  const t = HALF_KANA.test(text) ? normalize(text) : text;
+  const n = t.length;
+  if (foldBuf.length < k0 + n + 8) {
+    const nb = new Uint16Array(Math.max(k0 + n + 8, foldBuf.length * 2));
+    nb.set(foldBuf.subarray(0, k0));
+    foldBuf = nb;
+  }
+  const out = foldBuf;
+  let k = k0;
+  let obf = 0;
+  let wordStart = -1;
+  let wordLetters = 0;
+  let wordLeet = 0;
+  let leetWords = 0;
+  let singles = 0;
+  for (let i = 0; i < n; i++) {
+    const c0 = t.charCodeAt(i);
+    const c = FOLD[c0]!;
+    if (c === 0xffff) {
+      obf |= OBF_ZW;
+      continue;
+    }
+    if (c === 32 && k > k0 && out[k - 1] === 32) continue;
+    if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
+    const ck = CK[c]!;
+    if (ck & 7) {
+      const letter = (ck & 1) !== 0;
+      const leet = (ck & 4) !== 0 && (c !== 64 && c !== 36 ? true : wordStart >= 0 && wordLetters > 0 && wordLeet > 0);
+      if (letter || leet || (ck & 2) !== 0) {
+        if (wordStart < 0) wordStart = k;
+        if (letter) wordLetters++;
+        else if (leet) wordLeet++;
+      } else if (wordStart >= 0) {
+        if (wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+        wordStart = -1;
+        wordLetters = wordLeet = 0;
+      }
+    } else if (wordStart >= 0) {
+      if (wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+      wordStart = -1;
+      wordLetters = wordLeet = 0;
+    }
+    // a single wordish character followed by a separator: a possible s-p-a-c-e-d run
+    if (ck & 16 && k > k0 && CK[out[k - 1]!]! & 8 && (k - 2 < k0 || !(CK[out[k - 2]!]! & 8))) singles++;
+    out[k++] = c;
+  }
+  if (wordStart >= 0 && wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
+  if (leetWords >= 2) obf |= OBF_LEET;
+  // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
+  if (singles >= 3) {
+    let w = k0;
+    for (let r = k0; r < k; ) {
+      const c = out[r]!;
+      if (CK[c]! & 8 && (r === k0 || !(CK[out[r - 1]!]! & 8)) && r + 2 < k && CK[out[r + 1]!]! & 16 && CK[out[r + 2]!]! & 8 && (r + 3 >= k || !(CK[out[r + 3]!]! & 8))) {
+        let e = r;
+        let runs = 1;
+        while (e + 2 < k && CK[out[e + 1]!]! & 16 && CK[out[e + 2]!]! & 8 && (e + 3 >= k || !(CK[out[e + 3]!]! & 8))) {
+          e += 2;
+          runs++;
+        }
+        if (runs >= 4) {
+          for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
+          obf |= OBF_SPACED;
+          r = e + 1;
+          continue;
+        }
+      }
+      out[w++] = c;
+      r++;
+    }
+    k = w;
+  }
+  foldEnd = k;
+  return obf;
+}
+
+/** A word with leet characters: decoded when a leet character is followed by a letter ("1gn0r3", "4ll"). */
+function endLeetWord(out: Uint16Array, start: number, k: number, letters: number): boolean {
+  if (letters === 0 || k - start < 3) return false;
+  let inner = false;
+  for (let j = start; j + 1 < k && !inner; j++) inner = leetOf(out[j]!) !== 0 && isLatin(out[j + 1]!);
+  if (!inner) return false;
+  for (let j = start; j < k; j++) {
+    const m = leetOf(out[j]!);
+    if (m !== 0) out[j] = m;
+  }
+  return true;
+}
+
+/**
+ * Folds a text for matching: the inspector's width normalisation, then lower case, katakana →
+ * hiragana, homoglyphs → Latin, zero-width characters dropped, whitespace runs → one space,
+ * leetspeak inside Latin words, and runs of single s-p-a-c-e-d characters joined.
+ */
+export function fold(text: string): { s: string; obf: number } {
+  const obf = foldInto(text, 0);
+  return { s: fromCodes(foldBuf, foldEnd), obf };
+}
+
+function fromCodes(a: Uint16Array, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i += 2048) s += String.fromCharCode.apply(null, a.subarray(i, Math.min(n, i + 2048)) as unknown as number[]);
+  return s;
+}
+
+/** Decoded base64 payloads (long runs that decode to readable text), at most `budget` characters. */
+function base64Payloads(text: string, budget: number): string {
+  let out = '';
+  let start = -1;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0;
+    const b64 = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95;
+    if (b64) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= 16) {
+      const run = text.slice(start, i);
+      let upper = 0;
+      let lower = 0;
+      for (let j = 0; j < run.length; j++) {
+        const d = run.charCodeAt(j);
+        if (d >= 65 && d <= 90) upper++;
+        else if (d >= 97 && d <= 122) lower++;
+      }
+      if (upper > 0 && lower > 0) {
+        const dec = Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64').toString('utf8');
+        if (readable(dec)) {
+          out += ' ' + dec.slice(0, budget - out.length);
+          if (out.length >= budget) return out;
+        }
+      }
+    }
+    start = -1;
+  }
+  return out;
+}
+
+function readable(s: string): boolean {
+  if (s.length < 6) return false;
+  let bad = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0xfffd || (c < 32 && c !== 10 && c !== 13 && c !== 9) || (c >= 0x7f && c < 0xa0)) bad++;
+  }
+  return bad / s.length < 0.05;
+}
+
+function rot13(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 97 && c <= 122 ? String.fromCharCode(((c - 97 + 13) % 26) + 97) : s[i];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- automaton
+
+interface Entry {
+  feature: number;
+  len: number;
+  left: boolean;
+  right: boolean;
+}
+
+class Automaton {
+  private readonly root = new Int32Array(65536);
+  private readonly next: Map<number, number>[] = [new Map()];
+  private fail: Int32Array = new Int32Array(1);
+  private out: (Entry[] | undefined)[] = [undefined];
+  /** Transitions of non-root states in one open-addressing table: key state·65536 + char. */
+  private keys: Int32Array = new Int32Array(1);
+  private vals: Int32Array = new Int32Array(1);
+  private mask = 0;
+  private shift = 32;
+  /** Complete transitions (failure links resolved) for ASCII characters: state·128 + char. */
+  private ascii: Int32Array = new Int32Array(128);
+
+  constructor(entries: { pattern: string; entry: Entry }[]) {
+    for (const { pattern, entry } of entries) {
+      let st = 0;
+      for (let i = 0; i < pattern.length; i++) {
+        const c = pattern.charCodeAt(i);
+        let nx = this.next[st]!.get(c);
+        if (nx === undefined) {
+          nx = this.next.length;
+          this.next.push(new Map());
+          this.out.push(undefined);
+          this.next[st]!.set(c, nx);
+        }
+        st = nx;
+      }
+      (this.out[st] ??= []).push(entry);
+    }
+    // BFS for failure links; outputs merged along them.
+    this.fail = new Int32Array(this.next.length);
+    const queue: number[] = [];
+    for (const [c, s] of this.next[0]!) {
+      this.root[c] = s;
+      queue.push(s);
+    }
+    for (let q = 0; q < queue.length; q++) {
+      const st = queue[q]!;
+      for (const [c, s] of this.next[st]!) {
+        queue.push(s);
+        let f = this.fail[st]!;
+        while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
+        const g = f === 0 ? this.root[c]! : this.next[f]!.get(c)!;
+        this.fail[s] = g === s ? 0 : g;
+        const inherited = this.out[this.fail[s]!];
+        if (inherited) this.out[s] = [...(this.out[s] ?? []), ...inherited];
+      }
+    }
+    let n = 0;
+    for (const m of this.next) n += m.size;
+    let size = 1;
+    while (size < n * 4) size <<= 1;
+    this.keys = new Int32Array(size).fill(-1);
+    this.vals = new Int32Array(size);
+    this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
+    for (let st = 1; st < this.next.length; st++) {
+      for (const [c, t] of this.next[st]!) {
+        const key = st * 65536 + c;
+        // Fibonacci hashing: the high bits of the product.
+        let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+        while (this.keys[i] !== -1) i = (i + 1) & this.mask;
+        this.keys[i] = key;
+        this.vals[i] = t;
+      }
+    }
+    // The ASCII part as a complete DFA, filled in BFS order (a failure state is shallower).
+    const ascii = new Int32Array(this.next.length * 128);
+    for (let c = 0; c < 128; c++) ascii[c] = this.root[c]!;
+    for (let q = 0; q < queue.length; q++) {
+      const st = queue[q]!;
+      const f = this.fail[st]!;
+      const m = this.next[st]!;
+      for (let c = 0; c < 128; c++) {
+        const t = m.get(c);
+        ascii[st * 128 + c] = t !== undefined ? t : ascii[f * 128 + c]!;
+      }
+    }
+    this.ascii = ascii;
+  }
+
+  private step(st: number, c: number): number {
+    const key = st * 65536 + c;
+    const keys = this.keys;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.vals[i]!;
+      if (k === -1) return -1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Calls `hit(entry, start, end, quoted)` for every match. */
+  scan(s: string, hit: (e: Entry, start: number, end: number, quoted: boolean) => void): void {
+    let st = 0;
+    let depth = 0;
+    let dq = false;
+    let bq = false;
+    let sq = false;
+    const n = s.length;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
+      else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
+      else if (c === 34) dq = !dq;
+      else if (c === 96) bq = !bq;
+      else if (c === 39 || c === 0x2018 || c === 0x2019) {
+        // Single quotes, not apostrophes: opening after a non-letter, closing before one.
+        if (!sq && c !== 0x2019 && (i === 0 || !isAlnumAt(s, i - 1))) sq = true;
+        else if (sq && (i + 1 >= n || !isAlnumAt(s, i + 1))) sq = false;
+      }
+      if (c < 128) st = this.ascii[st * 128 + c]!;
+      else for (;;) {
+        if (st === 0) {
+          st = this.root[c]!;
+          break;
+        }
+        const nx = this.step(st, c);
+        if (nx >= 0) {
+          st = nx;
+          break;
+        }
+        st = this.fail[st]!;
+      }
+      const o = this.out[st];
+      if (o) {
+        for (let j = 0; j < o.length; j++) {
+          const e = o[j]!;
+          const start = i + 1 - e.len;
+          if (e.left && start > 0 && isAlnumAt(s, start - 1)) continue;
+          if (e.right && i + 1 < n && isAlnumAt(s, i + 1)) continue;
+          hit(e, start, i + 1, depth > 0 || dq || bq || sq);
+        }
+      }
+    }
+  }
+}
+
+function isAlnumAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+let automaton: Automaton | undefined;
+function compiled(): Automaton {
+  if (automaton) return automaton;
+  const entries: { pattern: string; entry: Entry }[] = [];
+  for (const f of FEATURES) {
+    for (let raw of LEXICON[f]) {
+      let left = true;
+      let right = false;
+      if (raw.startsWith('~')) {
+        left = false;
+        raw = raw.slice(1);
+      }
+      if (raw.endsWith('$')) {
+        right = true;
+        raw = raw.slice(0, -1);
+      }
+      const pattern = fold(raw).s;
+      const latinStart = isLatin(pattern.charCodeAt(0)) || (pattern.charCodeAt(0) >= 48 && pattern.charCodeAt(0) <= 57);
+      const latinEnd = isLatin(pattern.charCodeAt(pattern.length - 1));
+      entries.push({ pattern, entry: { feature: F[f], len: pattern.length, left: left && latinStart, right: right && latinEnd } });
+    }
+  }
+  return (automaton = new Automaton(entries));
+}
+
+// ---------------------------------------------------------------- features
+
+const MAX_POS = 48;
+// eslint-disable-next-line prefer-const
+let FT: Features;
+const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
+const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
+const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
+const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
+const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
+
+class Features {
+  readonly pos: number[][] = Array.from({ length: NF }, () => []);
+  readonly quoted = new Uint16Array(NF);
+  readonly count = new Uint16Array(NF);
+  /** Distinct entries seen per feature (by start offset+len), for "how many different cues". */
+  add(f: number, start: number, quoted: boolean): void {
+    this.count[f]!++;
+    if (quoted) this.quoted[f]!++;
+    const p = this.pos[f]!;
+    if (p.length < MAX_POS && p[p.length - 1] !== start) p.push(start);
+  }
+  /** Where each OVR and REVEAL hit ends (for the imperative check). */
+  readonly ends: number[][] = Array.from({ length: NF }, () => []);
+  /** Empties it for the next text (the instance is reused: scanning is synchronous). */
+  reset(): this {
+    for (let f = 0; f < NF; f++) {
+      this.pos[f]!.length = 0;
+      this.ends[f]!.length = 0;
+    }
+    this.count.fill(0);
+    this.quoted.fill(0);
+    return this;
+  }
+  has(f: number): boolean {
+    return this.count[f]! > 0;
+  }
+  n(f: number): number {
+    return this.pos[f]!.length;
+  }
+  /** Some hit of `a` within `w` characters of some hit of `b` (positions are sorted). */
+  near(a: number, b: number, w: number): boolean {
+    const A = this.pos[a]!;
+    const B = this.pos[b]!;
+    let j = 0;
+    for (let i = 0; i < A.length; i++) {
+      const x = A[i]!;
+      while (j < B.length && B[j]! < x - w) j++;
+      if (j < B.length && B[j]! <= x + w) return true;
+    }
+    return false;
+  }
+  /**
+   * How the hits of `f` (OVR or REVEAL) are used: 1 when one is in the imperative (無視して／
+   * 忘れろ, or an English verb that starts a clause), -1 when all are descriptive (無視する社員,
+   * "the contractor ignored", "should never show"), else 0.
+   */
+  mood(f: number, s: string): number {
+    const starts = this.pos[f]!;
+    const ends = this.ends[f]!;
+    let descriptive = 0;
+    let n = 0;
+    for (let i = 0; i < starts.length && i < ends.length; i++) {
+      const st = starts[i]!;
+      const end = ends[i]!;
+      if (end < st) continue;
+      n++;
+      const last = s.charCodeAt(end - 1);
+      if ((last === 0x3066 || last === 0x3067) && !JA_PROHIBITED.test(s.slice(end - 1, end + 6))) return 1; // …て / …で
+      if (last >= 0x3000) {
+        const next = s.slice(end, end + 6);
+        if (JA_PROHIBITED.test(next)) {
+          descriptive++;
+          continue;
+        }
+        if (JA_IMPERATIVE.test(next)) return 1;
+        if (JA_DESCRIPTIVE.test(next)) descriptive++;
+        continue;
+      }
+      const before = s.slice(Math.max(0, st - 18), st);
+      if (EN_NEGATED.test(before)) {
+        descriptive++;
+        continue;
+      }
+      if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
+        descriptive++;
+        continue;
+      }
+      if (EN_CLAUSE_START.test(before)) return 1;
+    }
+    return n > 0 && descriptive === n ? -1 : 0;
+  }
+  nearAny(a: number, bs: number[], w: number): boolean {
+    for (const b of bs) if (this.near(a, b, w)) return true;
+    return false;
+  }
+}
+
+FT = new Features();
+
+// ---------------------------------------------------------------- scoring
+
+const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
+const BIAS = 3;
+
+function imageExfil(s: string): number {
+  // ![alt](http(s)://host/…?…=…) — a markdown image whose URL carries a query: the client fetches it.
+  let found = 0;
+  let i = s.indexOf('![');
+  while (i >= 0 && found < 4) {
+    const close = s.indexOf('](', i + 2);
+    if (close < 0 || close - i > 200) break;
+    const end = s.indexOf(')', close + 2);
+    const url = s.slice(close + 2, end < 0 ? Math.min(s.length, close + 400) : Math.min(end, close + 400));
+    if (/^\s*https?:\/\//.test(url) && /[?&][^=\s]{1,32}=/.test(url)) found++;
+    i = s.indexOf('![', i + 2);
+  }
+  return found;
+}
+
+/**
+ * Scans one text. `channel` is where it travels: a user prompt, a tool result or retrieved
+ * document (indirect injection), or the model's answer.
+ */
+export function scanText(text: string, channel: Channel = 'prompt'): ScanResult {
+  const ac = compiled();
+  const { s: folded, obf: obf0 } = fold(text.length > 65536 ? text.slice(0, 65536) : text);
+  let obf = obf0;
+  let s = folded;
+  // Decoded payloads are scanned after the text (an attacker hides the instruction, then says "decode it").
+  const b64 = base64Payloads(text.length > 65536 ? text.slice(0, 65536) : text, 4096);
+  if (b64) {
+    const d = fold(b64).s;
+    s += ' \u0001 ' + d;
+    obf |= OBF_BASE64;
+  }
+  if (/rot ?-?13|caesar|シーザー/.test(folded)) {
+    s += ' \u0001 ' + rot13(folded.slice(0, 8192));
+    obf |= OBF_ROT13;
+  }
+  const ft = FT.reset();
+  ac.scan(s, (e, start, end, quoted) => {
+    ft.add(e.feature, start, quoted);
+    if ((e.feature === F.OVR || e.feature === F.REVEAL || e.feature === F.EXTRACT) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
+  });
+
+  const has = (f: Feature) => ft.has(F[f]);
+  const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
+  const used = new Set<string>();
+  const u = (f: string, v: number) => {
+    if (v) used.add(f);
+    return v;
+  };
+
+  // --- direct injection: an override verb near an instruction target
+  let pi = 0;
+  const overrideTarget = near('OVR', 'TGT', 40) || near('OVR', 'SYS', 50);
+  const ovrMood = ft.mood(F.OVR, s);
+  const revealMood = ft.mood(F.REVEAL, s);
+  if (overrideTarget) {
+    pi += u('override×target', 3);
+    if (ovrMood > 0) pi += u('imperative', 0.7);
+    else if (ovrMood < 0) pi -= u('descriptive', 1.6);
+    if (near('SCOPE', 'TGT', 30) || has('SYS')) pi += u('scope', 0.9);
+    if (has('NEWINS') || has('OBEYME')) pi += u('new_instructions', 0.8);
+    if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
+    if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
+    if (has('AUTH')) pi += u('authority', 0.5);
+    if (has('HOWTO')) pi -= u('how_to', 0.8);
+    if (near('SELF', 'OVR', 25) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
+  } else {
+    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
+    if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
+  }
+  if (has('TAG')) {
+    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0);
+    if (t > 0) pi += u('spoofed_tag', 1 + 0.8 * Math.min(t, 3));
+  }
+  if (has('NOREFUSE') && (has('SYS') || has('TGT'))) pi += u('refusal_suppression', 1.2);
+  if (has('DECODE') && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
+
+  // --- jailbreak: a persona frame and unrestricted behaviour
+  let jb = 0;
+  // A persona (or named mode) described as overriding its rules ("an AI that ignores all
+  // policies", 「もうどんなルールにも従わない」) is itself the unrestricted cue.
+  const personaOverride = (has('PERSONA') || has('NAMED')) && overrideTarget && ovrMood <= 0 ? 1 : 0;
+  const unrest = ft.n(F.UNREST) + personaOverride;
+  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (has('NAMED') ? 0.6 : 0));
+  else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
+  else if (unrest) jb += u('unrestricted', 1.2);
+  if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
+  if (has('FICTION') && has('HARM')) {
+    jb += u('fiction×harm', 2.4);
+    if (has('DETAIL')) jb += u('detail', 1.4);
+    if (has('PERSONA')) jb += u('persona', 0.6);
+    if (has('HOWTO')) jb += u('how_to_harm', 0.6);
+  } else if (has('PERSONA') && has('HARM')) {
+    jb += u('persona×harm', 1.4);
+    if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
+  }
+  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
+  if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
+  if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
+
+  // --- exfiltration: reveal the system prompt or secrets; data out through a URL
+  let ex = 0;
+  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -1.4 : 0) - 0.4;
+  if (near('REVEAL', 'SYS', 60)) {
+    ex += u('reveal×system_prompt', 4.2 + asked);
+    if (has('VERBATIM')) ex += u('verbatim', 0.8);
+  } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
+    ex += u('reveal×your_rules', 3.2);
+  } else if (near('REVEAL', 'SECRET', 40)) {
+    ex += u('reveal×secret', 3.4 + asked);
+    if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
+    if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
+    if (has('HOWTO')) ex -= u('how_to', 2.4);
+  }
+  const img = imageExfil(s);
+  const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
+  if (img) ex += u('image_url_query', 2.6 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
+  else if (urlExfil) ex += u('url_exfil', 3.2);
+  if (has('AUTH') && ex > 0) ex += u('authority', 0.5);
+  if (has('OVR') && ex > 0) ex += u('override', 0.5);
+
+  // --- bulk personal data
+  let bulk = 0;
+  // The verb as a request (export them / 出して) or described (we never export, 出力するような依頼).
+  const extractMood = has('EXTRACT') ? ft.mood(F.EXTRACT, s) : revealMood;
+  if (has('PEOPLE') && has('PII')) {
+    // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
+    bulk += u('people×pii', 1.6);
+    if (has('BULK')) bulk += u('all', 1.6);
+    if (has('EXTRACT') || has('REVEAL')) bulk += u('extract', 1.0);
+    if (has('BULK') && (has('EXTRACT') || has('REVEAL'))) bulk += u('all×extract', 1.4);
+    if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
+    if (has('COUNT')) bulk -= u('counts_only', 3);
+    if (has('CODE')) bulk -= u('code', 3);
+    if (extractMood < 0) bulk -= u('described_not_asked', 2.5);
+    if (has('HOWTO')) bulk -= u('how_to', 1.5);
+  }
+
+  // --- indirect: text that addresses the model and tells it to act; hidden containers
+  let ind = 0;
+  const act = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+  let acts = 0;
+  for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
+  let mentions = 0;
+  for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
+  if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
+  else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
+  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, [...act, F.ADDR], 160)) ind += u('hidden×instruction', 1.4);
+  if (has('CONCEAL')) ind += u('conceal', 1.2);
+  if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
+  if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
+
+  // --- obfuscation corroborates anything found
+  if (obf && (pi > 0 || ex > 0 || jb > 0)) {
+    const bonus = 0.8;
+    pi += pi > 0 ? bonus : 0;
+    ex += ex > 0 ? bonus : 0;
+    jb += jb > 0 ? bonus : 0;
+    used.add('obfuscation');
+  }
+
+  // --- context: talking about attacks, quoting one, or asking about one
+  let damp = 0;
+  const meta = ft.n(F.META) + 0.4 * ft.n(F.META2);
+  let attackCues = 0;
+  let quotedCues = 0;
+  for (const f of QUOTABLE) {
+    attackCues += ft.count[f]!;
+    quotedCues += ft.quoted[f]!;
+  }
+  const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
+  const asking = /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(folded);
+  if (meta > 0) {
+    damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
+    used.add('meta_context');
+  }
+  // Talking about an attack: the attack's words stand in quotes and the text around them frames
+  // them (an example, a training slide, "is this an attack?", explain why).
+  if (quotedFrac >= 0.7 && (meta > 0 || asking)) damp += 2.8;
+  else if (quotedFrac >= 0.4 && (meta > 0 || asking)) damp += 1.4;
+  if (asking && meta > 0) damp += 0.6;
+  if (quotedFrac >= 0.4) used.add('quoted_attack');
+  // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
+  // …unless the text quotes it to discuss it (then it is damped like the rest).
+  const discussing = quotedFrac >= 0.4 && (meta > 0 || asking);
+  const hardEx = discussing ? 0 : img > 0 || urlExfil ? 2 : 0;
+  const hardInd = discussing ? 0 : has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
+
+  const hits: ThreatHit[] = [];
+  const push = (type: ContentThreat, logit: number, detector: string, floor = 0) => {
+    if (logit <= 0) return;
+    const score = sigmoid(logit - BIAS - Math.max(0, damp - floor));
+    if (score >= 0.05) hits.push({ type, score: Math.round(score * 1000) / 1000, detector, features: [] });
+  };
+  const indirect = channel === 'tool' || ind >= 2.6;
+  if (indirect) {
+    push('INDIRECT_INJECTION', Math.max(ind, pi + 0.3, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
+    if (channel !== 'tool') {
+      push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
+      push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+    } else if (img) push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+  } else {
+    push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
+    push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
+  }
+  if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
+  push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', extractMood > 0 ? Math.min(1.6, 0.5 * damp) : 0);
+  const features = [...used];
+  for (const h of hits) h.features = features;
+  hits.sort((a, b) => b.score - a.score);
+  const obfuscation = OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name);
+  return { hits, max: hits[0]?.score ?? 0, obfuscation };
+}
+
+// ---------------------------------------------------------------- answers
+
+/**
+ * Shingles (hashed 16-character windows of the folded text) of the request's system prompts,
+ * so that an answer repeating them can be recognised in linear time.
+ */
+export class PromptFingerprint {
+  static readonly W = 16;
+  private readonly set = new Set<number>();
+  readonly size: number;
+
+  constructor(systemTexts: readonly string[]) {
+    for (const t of systemTexts) {
+      const s = fold(t.slice(0, 32768)).s;
+      forEachWindow(s, (h) => {
+        if (this.set.size < 8192) this.set.add(h);
+      });
+    }
+    this.size = this.set.size;
+  }
+
+  /** The fraction of the system prompt's windows that the text repeats (0..1). */
+  overlap(text: string): number {
+    if (this.size === 0) return 0;
+    const s = fold(text.slice(0, 131072)).s;
+    const seen = new Set<number>();
+    forEachWindow(s, (h) => {
+      if (this.set.has(h)) seen.add(h);
+    }, 1);
+    return seen.size / this.size;
+  }
+}
+
+function forEachWindow(s: string, fn: (h: number) => void, step = 2): void {
+  const W = PromptFingerprint.W;
+  if (s.length < W) return;
+  // FNV-1a over each window: W steps per position keeps it linear (W is a constant).
+  for (let i = 0; i + W <= s.length; i += step) {
+    let h = 0x811c9dc5;
+    for (let j = i; j < i + W; j++) h = Math.imul(h ^ s.charCodeAt(j), 0x01000193);
+    fn(h >>> 0);
+  }
+}
+
+/**
+ * The answer side: an answer that repeats the system prompt (or a large part of it), carries
+ * secrets the inspector found, or embeds an image URL with data in its query.
+ */
+export function scanAnswer(answer: string, fp: PromptFingerprint | undefined, secrets: number): ScanResult {
+  const hits: ThreatHit[] = [];
+  const features: string[] = [];
+  let logit = 0;
+  const overlap = fp ? fp.overlap(answer) : 0;
+  if (overlap >= 0.3 || (fp && overlap * fp.size >= 48)) {
+    logit += 3 + 3 * Math.min(1, overlap);
+    features.push('repeats_system_prompt');
+  }
+  if (secrets > 0) {
+    logit += 3.4;
+    features.push('secret_in_answer');
+  }
+  const folded = fold(answer.slice(0, 131072)).s;
+  if (imageExfil(folded)) {
+    logit += 3.2;
+    features.push('image_url_query');
+  }
+  if (/(my|the) (system prompt|initial instructions?|hidden instructions?) (is|are|says?)|私の(システムプロンプト|初期設定|指示)は/.test(folded)) {
+    logit += 1.5;
+    features.push('announces_system_prompt');
+  }
+  if (logit > 0) hits.push({ type: 'EXFILTRATION', score: Math.round(sigmoid(logit - BIAS) * 1000) / 1000, detector: 'sekisho.answer_exfiltration', features });
+  return { hits, max: hits[0]?.score ?? 0, obfuscation: [] };
+}

@@ -1,0 +1,241 @@
+/**
+ * Feature lexicon of the content detectors, in Japanese and English. Each entry names a
+ * *feature* (a class of words: an override verb, a target such as "previous instructions", a
+ * persona frame …), never a whole attack sentence: the detectors score combinations of features
+ * near each other, so that paraphrases the lexicon has never seen still combine.
+ *
+ * Entries are folded like the text (lower case, full-width → ASCII, katakana → hiragana), so
+ * they are written naturally here. Latin entries need a word boundary on the left; a trailing
+ * `$` also needs one on the right. A leading `~` drops the left boundary (suffixes such as "gpt").
+ */
+export const FEATURES = [
+  'OVR', // override / discard verbs
+  'TGT', // what is overridden: instructions, rules, restrictions
+  'SCOPE', // previous, above, all, initial …
+  'SYS', // the system prompt or configured instructions as such
+  'REVEAL', // show, print, tell me …
+  'VERBATIM', // word for word, in full
+  'SECRET', // API keys, passwords, credentials
+  'PERSONA', // act as, you are now, なりきって
+  'UNREST', // no restrictions, uncensored, never refuse
+  'NAMED', // DAN, developer mode, jailbroken
+  'HARM', // weapons, drugs, malware
+  'FICTION', // story, hypothetical, grandma
+  'DETAIL', // step by step, real, working
+  'NEWINS', // instead, new instructions, from now on
+  'TAG', // spoofed chat-template or system tags
+  'AUTH', // claimed authority: administrator, developer
+  'NOREFUSE', // refusal suppression, forced answer prefixes
+  'ADDR', // text addressing an AI model (indirect injection)
+  'ADDR2', // text mentioning an AI model
+  'ACTION', // actions an agent could take: forward, delete, download
+  'HIDDEN', // hidden containers: HTML comments, white text
+  'CONCEAL', // do not tell the user
+  'EXFILQ', // URL query tricks: url-encode, ?q=
+  'CONV', // the conversation, chat history, summary
+  'BULK', // all, every, 全員
+  'PEOPLE', // customers, users, employees
+  'PII', // names, emails, addresses
+  'EXTRACT', // list, dump, export
+  'COUNT', // only counts, templates, one's own data
+  'SELF', // the user's own earlier message
+  'META', // talking about attacks: training, example, detect, news
+  'META2', // weaker meta cues: explain, what is
+  'HOWTO', // how do I …
+  'DECODE', // decode / follow the decoded text
+  'OBEYME', // obey only me: follow my instructions
+  'YOUR', // your, あなたの
+  'CODE', // code and sample data, not real records
+] as const;
+export type Feature = (typeof FEATURES)[number];
+
+export const LEXICON: Record<Feature, readonly string[]> = {
+  OVR: [
+    'no more', 'stop what you are doing', 'stop what you\'re doing', '作業を中断', '中断して', '気にせず', '必要はもう', '必要はありません', '従わなくていい', '従わなくても', 'もう従わ',
+    'ignor', 'disregard', 'forget', 'forgot$', 'overrid', 'bypass', 'skip', 'set aside', 'put aside', 'drop all', 'drop your', 'drop the', 'discard',
+    'cancel', 'revok', 'abandon', 'neglect', 'pay no attention', "don't pay attention", 'do not pay attention', "don't follow", 'do not follow', 'stop following', 'no longer follow',
+    'no longer appl', 'no longer valid', 'no longer need', 'no longer bound', 'no longer in effect', 'not bound by', "don't need to follow", 'do not need to follow', 'need not follow',
+    'scrap', 'void$', 'supersed', 'invalidat', 'deprecated', 'circumvent', 'get around', 'disable', 'turn off', 'switch off', 'suspend', 'lift the', 'lift all', 'remove all',
+    'throw out', 'throw away', 'erase', 'wipe', 'reset your', 'reset all', 'break your', 'break the rules', 'not apply', "don't apply", 'do not apply', 'safely ignore',
+    '無視', 'むしし', 'をむし', '忘れ', 'わすれ', '破棄', '取り消', '取消', '無効', '撤回', '解除', 'リセット', '回避', '気にしなくて', '気にしないで', '守らなくて', '従わなくて',
+    '従う必要はな', '従う必要もな', '従わないで', '適用されません', '適用しない', '適用されない', 'なかったことに', 'キャンセル', '上書き', '廃止', '取っ払', '捨て', '外して', 'オフに', '無しで', '破って', '破り',
+  ],
+  TGT: [
+    'instruction', 'instruct', 'directive', 'rule$', 'rules$', 'guideline', 'guidance', 'prompt', 'programming', 'constraint', 'restriction', 'polic', 'orders$', 'commands$',
+    'settings$', 'safety', 'filter', 'limitation', 'limits$', 'guardrail', 'ethic', 'training$', 'told$', 'setup$', 'directions$', 'caveats', 'standing order', 'alignment',
+    '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'ポリシー', '設定', '方針', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
+  ],
+  SCOPE: [
+    'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
+    'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
+    '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
+  ],
+  SYS: [
+    'your settings', 'your config', 'in your settings', '設定に保存', '設定から読み取', '設定ファイル', '受けている制約', 'あなたの制約',
+    'system prompt', 'system message', 'system instruction', 'system note', 'initial prompt', 'initial instruction', 'original prompt', 'original instruction', 'hidden prompt', 'hidden instruction', 'hidden rule',
+    'secret instruction', 'secret rule', 'developer message', 'developer instruction', 'developer prompt', 'context window', 'your prompt', 'your instructions', 'your rules', 'your guidelines',
+    'your configuration', 'your programming', 'your system', 'your initial', 'your original', 'your hidden', 'your internal', 'you were told', 'were you told', 'you were given', 'you were configured', 'you were initiali', 'you were set up',
+    'you started with', 'you were programmed', 'before our conversation', 'before this conversation', 'before this chat', 'precedes this', 'pre-prompt', 'preprompt', 'meta prompt', 'above this line',
+    'text above', 'everything above', 'confidential instruction', 'confidential configuration', 'internal rule', 'internal instruction', 'operating instruction', 'configured with', 'initialised with', 'initialized with',
+    'システムプロンプト', 'システムメッセージ', 'システム設定', '初期プロンプト', '初期設定', '初期の指示', '最初の指示', '最初に受け取', '最初に与えられ', '最初に設定', '元の指示', '内部指示', '内部ルール', '内部の設定',
+    '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
+  ],
+  REVEAL: [
+    'reveal', 'show', 'print', 'output', 'display', 'repeat', 'tell me', 'tell us', 'disclose', 'leak', 'dump', 'expose', 'write out', 'paste', 'spell out', 'recite', 'give me', 'what is', 'what are', 'what were',
+    "what's", 'list$', 'share', 'provide', 'echo', 'read out', 'type out', 'render', 'include',
+    '教えて', 'おしえて', '表示', '出力', '見せ', '開示', '書き出', '繰り返', '貼り付け', '示して', 'お示し', '出して', '漏ら', '暴露', '読み上げ', '公開', '共有して', 'って何', 'とは何ですか', '何？', '書いて',
+  ],
+  VERBATIM: [
+    '原文',
+    'verbatim', 'word for word', 'word-for-word', 'exactly', 'in full', 'unchanged', 'full text', 'complete text', 'everything', 'do not summar', "don't summar", 'letter at a time', 'letter by letter', 'in its entirety', 'full', 'complete',
+    '一字一句', '全文', 'そのまま', '省略せず', '要約は不要', '一文字ずつ', '全部', 'すべて',
+  ],
+  SECRET: [
+    'api key', 'api-key', 'apikey', 'api token', 'password', 'passwd', 'secret', 'credential', 'token$', 'tokens$', 'private key', 'environment variable', 'env var', 'access key',
+    'connection string', 'confidential', 'ssh key', 'auth token', 'keys$',
+    'apiキー', 'パスワード', '秘密鍵', '認証情報', '機密', '社外秘', 'トークン', '環境変数', '鍵を', '鍵、', '接続文字列', 'アクセスキー', '秘密', 'ひみつ',
+  ],
+  PERSONA: [
+    'be an', 'be a$',
+    'you are now', "you're now", 'you are going to', "you're going to", 'you will now', 'you will be', 'act as', 'acting as', 'pretend', 'role-play', 'roleplay', 'role play', 'play the role',
+    'simulate', 'stay in character', 'in character', 'from now on you', 'from this point', 'for the rest of this conversation', 'imagine you are', "imagine you're", 'if you were', 'immerse yourself',
+    'behave as', 'respond as', 'answer as', 'persona', 'character', "you're max", 'you are a', 'you are an', "you're an", "you're a", 'two characters', 'two responses', 'respond twice',
+    'になりきって', 'になりきり', 'として振る舞', 'としてふるま', 'を演じ', '演じて', 'ロールプレイ', '役として', '役に入り', '今からあなたは', 'あなたは今から', '今日から', 'これからあなたは', '君は', 'お前は', 'あなたは',
+    '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
+  ],
+  UNREST: [
+    '何でも話', '何でも手伝', '何でも答', '制約がな', '制限がな', 'ルールがな', '規則がな', 'フィルターがな', '安全上の制約', 'have no safety', 'without any rules', 'anything, including',
+    'no restriction', 'without restriction', 'unrestricted', 'without any restriction', 'zero restriction', 'no rules', 'no limits', 'without limits', 'no limitations', 'unfiltered', 'uncensored', 'no filter',
+    'without filter', 'without any filter', 'no ethic', 'without ethic', 'no ethical', 'amoral', 'no morals', 'no moral', 'no guidelines', 'without guidelines', 'never refuse', 'never decline', 'never says no',
+    'never say no', 'without refusing', 'without refusal', 'no refusals', 'not refuse', "doesn't refuse", 'does not refuse', 'never lectures', 'without warnings', 'without disclaimers', 'no disclaimers',
+    'no caveats', 'have to abide', 'not bound by', 'broken free', 'break free', 'free of', 'breaking rules', 'do anything now', 'no content polic', 'policies disabled', 'filters off', 'switched off',
+    'without alignment', 'without any alignment', 'no alignment', 'safety features removed', 'no safety', 'without safety', 'no longer bound', "doesn't care about", "don't care about", 'does not care about', 'no laws', 'without any of the usual',
+    'answer everything', 'answers everything', 'answer anything', 'answers anything', 'help with anything', 'helps with anything', 'anything i ask', 'whatever i ask', 'without content polic', 'no policies',
+    'ur free', "you're free", 'you are free', 'safety filters', 'no norms', 'avoid norms', 'any policy', 'anything and', 'say anything', 'always gives the answer', 'even if it',
+    '制限のない', '制限なし', '無制限', '制約のない', '制約なし', '制約もなく', '制約を持たない', '何の制約', 'フィルターなし', 'フィルターのない', 'フィルターはオフ', 'フィルターをオフ', '検閲なし', '検閲されていない',
+    '倫理観がな', '倫理観を持たな', '倫理観なんか', '倫理も', '倫理規定も', '道徳を無視', '拒否しない', '拒否せず', '断らない', '断りもしない', '縛りもない', '縛られない', '何でもできる', '何でもあり',
+    '規制もない', '規制も関係', '法律もな', '法律にも縛', '包み隠さず', '何も隠さず', '何でも答え', 'どんな質問にも', '解放されて', '制限を一切', '制限を解除', '制限解除', '注意書きなし', '説教しない', 'とは言わない', '自由だ', 'なんでも', '何を聞かれても', '規則にも従う必要',
+  ],
+  NAMED: [
+    'dan$', 'stan$', 'aim$', 'developer mode', 'dev mode', 'jailbreak mode', 'jailbroken', 'jailbreak successful', 'god mode', 'evil mode', 'research mode', 'unrestricted mode', '~gpt$', 'evil$', 'omega', 'dark',
+    '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
+  ],
+  HARM: [
+    'bomb', 'explosive', 'napalm', 'weapon', 'meth$', 'methamphetamine', 'synthesi', 'drug', 'narcotic', 'malware', 'ransomware', 'virus$', 'keylogger', 'phish', 'hack into', 'hacking', 'steal', 'fake id',
+    'counterfeit', 'poison', 'kill', 'murder', 'etc/shadow', 'immobili', 'break into', 'launder', 'product key', 'illegal', 'crime', 'get into my', 'without them knowing',
+    '爆弾', '爆発物', '武器', '薬物', '覚醒剤', '麻薬', '合成方法', 'マルウェア', 'ランサムウェア', 'ウイルス', 'フィッシング', '不正アクセス', '盗む', '盗み', '偽造', '毒', '殺', 'ハッキング', '侵入', 'イモビライザー',
+    'プロダクトキー', '犯罪', '違法',
+  ],
+  FICTION: [
+    'story', 'fiction', 'hypothetical', 'imagine', 'novel$', 'script', 'movie', 'film$', 'game$', 'grandma', 'grandmother', 'parallel universe', 'in a world where', 'actor', 'rehears', 'just a', 'only a', 'scenario',
+    '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
+  ],
+  DETAIL: [
+    'step by step', 'step-by-step', 'in detail', 'full detail', 'technical detail', 'real$', 'actual', 'working', 'for real', 'exactly how', 'detailed', 'real steps', 'instructions',
+    '手順', '詳しく', '詳細に', '本物', '実際に動く', '実際の', '具体的に', '動く',
+  ],
+  NEWINS: [
+    'instead', 'new instruction', 'new task', 'new rule', 'new policy', 'new prompt', 'new system', 'your new', 'only instruction', 'real instruction', 'from now on', 'from here on', 'from this point',
+    'going forward', 'supersede', 'takes precedence', 'priority', 'henceforth', 'until further notice', 'the real', 'treat this message', 'now operate', 'now your',
+    '代わりに', 'かわりに', '新しい指示', '新ルール', '新しいルール', '新しいポリシー', '新ポリシー', '新しいシステム', '今後は', 'これからは', 'ここから先', '以降', '本番の命令', '本番の指示', '優先', '以下の新しい', '次の指示', '以後',
+  ],
+  TAG: [
+    '<|im_start|>', '<|system|>', '[inst]', '<<sys>>', '<system>', '</system>', '### system', '### new', 'system:', '[system]', '[system', '(system', 'new system message', 'end of prompt', 'end of system',
+    'end of reviews', '---- end', '===', 'override:', 'important update', 'important instruction', '【システム】', '【管理者より】', 'システム：', 'システム:', '新しいシステムメッセージ', '＝＝＝',
+  ],
+  AUTH: [
+    'administrator', 'admin$', 'developer of', "i'm the developer", 'i am the developer', 'openai', 'anthropic', 'authori', 'approved', 'red-team exercise', 'red team exercise', 'your developers',
+    '管理者', '開発元', '開発者です', '運営', '承認済み', '許可します', 'レッドチーム演習',
+  ],
+  NOREFUSE: [
+    'never refuse', "don't refuse", 'do not refuse', 'never say', 'never decline', 'never mention', 'start your reply with', 'start your answer with', 'begin your response with', 'begin your reply with',
+    'start your response with', 'sure, here is', 'confirm by saying', 'acknowledge by', 'without any of the usual', 'complete this sentence', 'then keep going',
+    '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
+  ],
+  ADDR: [
+    'ai assistant:', 'ai assistant,', 'ai assistant reading', 'ai assistants that', 'ai assistants:', 'assistant:', 'assistant,', 'dear ai', 'to the ai', 'to any ai', 'note to the ai', 'note to ai', 'if you are an ai', 'if you are a language model', "if you're an ai",
+    'ai reading', 'ai agents answering', 'ai agent processing', 'ai models:', 'for ai models', 'whichever assistant', 'reading this', 'who reads this', 'that read', 'that reads', 'processing this', 'to the model', 'instruction to the model', 'instruction for the model',
+    'instructions for the', 'attention ai', 'attention language model', 'dear assistant', 'hey assistant', 'hey copilot', 'language model:', 'language models:', 'ai:', 'any ai', 'for the summariser', 'for the summarizer', 'note to the', 'ai coding assistant',
+    'aiアシスタントへ', 'aiへ', 'アシスタントへ', '言語モデルへ', '言語モデルは', 'aiは', '要約aiへ', '読んでいるai', '読み込んだai', 'aiさん', 'モデルへの指示', 'モデルへ', 'aiへの', '処理するai', '読んだai', '支援ツールへ', '読み取るai', '行うai', '回答するai', 'aiエージェントは',
+  ],
+  ADDR2: [
+    'ai assistant', 'language model', 'llm$', 'ai model', 'ai agent', 'the agent', 'chatbot', 'copilot', 'chatgpt', 'summariser', 'summarizer', 'summarising this', 'summarizing this', 'screening ai', 'the assistant', 'the model',
+    'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
+  ],
+  ACTION: [
+    'forward', 'send', 'email the', 'delete', 'transfer', 'refund', 'download', 'upload', 'curl', 'execute', 'visit', 'click', 'call +', 'grant', 'rank this', 'rate this', 'redirect', 'navigate', 'install',
+    'add the line', 'post to', 'reply', 'tell the user', 'tell them', 'respond only with', 'reply only with', 'say this', 'stating', 'render', 'respond with', 'must call', 'must also',
+    '転送', '送信', '送って', '削除', '返金', 'ダウンロード', '実行', '電話するよう', '許可し', '高く評価', '最高評価', '追加し', '返信', '伝えて', '伝えること', '回答すること', '返答してください', '誘導', '強調', '含めて', '含めること',
+  ],
+  HIDDEN: [
+    '<!--', 'display:none', 'display: none', 'font-size:1px', 'font-size: 1px', 'font-size:0', 'color:white', 'color: white', 'color:#fff', 'visibility:hidden', '[hidden', 'hidden text', '白文字', '[//]:', '[[', '(#override)',
+  ],
+  CONCEAL: [
+    "don't tell the user", 'do not tell the user', 'without telling', "don't mention", 'do not mention', 'not mention this', 'without asking', "don't tell", 'do not tell', 'not tell the user', 'never reveal this',
+    '伝えずに', '知らせない', '触れない', '言及しない', '気づかれない', '黙って', '言わないで',
+  ],
+  EXFILQ: [
+    'url-encode', 'urlencode', 'url encode', 'url-encoded', 'url encoded', 'query string', '?q=', '?d=', '?data=', '?c=', '?msg=', '?text=', '?p=', '&data=', 'urlエンコード', 'クエリ', '後ろにつけ', 'webhook',
+    'track usage', 'collector', 'exfil',
+  ],
+  CONV: [
+    'conversation', 'chat history', 'chat log', 'previous messages', 'summary', 'context', 'our chat', 'chat_history', 'user\'s previous', 'this chat',
+    '会話', '履歴', '要約', 'やり取り', 'ここに',
+  ],
+  BULK: [
+    'all$', 'every', 'entire', 'complete list', 'whole', 'everyone', 'everybody', 'every single', 'full list', 'all of', 'in bulk', 'each$',
+    '全員', '全部', '全件', '全て', 'すべて', '丸ごと', '一人残らず', '全顧客', '全社員', '全ユーザー', '全会員', '全利用者', '全従業員', '全患者', '全登録者', '全員分',
+  ],
+  PEOPLE: [
+    'customer', 'user$', 'users', 'employee', 'member', 'patient', 'staff', 'client', 'applicant', 'subscriber', 'registrant', 'people', 'account holder', 'student', 'everyone in',
+    '顧客', 'ユーザー', '社員', '従業員', '会員', '利用者', '患者', '登録者', '応募者', '職員', '取引先', '生徒', '学生', '来院', 'お客様',
+  ],
+  PII: [
+    'email', 'e-mail', 'phone', 'mobile number', 'address', 'names$', 'name$', 'full name', 'date of birth', 'dates of birth', 'birthday', 'dob$', 'credit card', 'card number', 'password', 'salar', 'ssn$',
+    'social security', 'diagnos', 'personal info', 'personal data', 'personal detail', 'contact detail', 'contact info', 'my number', 'passport', 'bank account', 'home address', 'personal information',
+    '氏名', '名前', '住所', '電話番号', '携帯番号', 'メールアドレス', 'メアド', '生年月日', 'クレジットカード', 'カード番号', 'パスワード', '給与', 'マイナンバー', '個人情報', '個人データ', '病名', '病歴', '連絡先', '口座番号',
+  ],
+  EXTRACT: [
+    'list', 'dump', 'export', 'extract', 'pull', 'give me', 'output', 'csv', 'spreadsheet', 'table$', 'return them', 'compile', 'scrape', 'collect',
+    '一覧', 'リスト', '抜き出', '抽出', 'エクスポート', '出力', '書き出', 'まとめ', '表に', '出して', '出力して',
+  ],
+  COUNT: [
+    'count', 'how many', 'number of', 'total$', 'aggregate', 'statistic', 'no personal', 'anonymi', 'template', 'mail-merge', 'mail merge', 'my own', 'per prefecture', 'notify all', 'notification',
+    '件数', '数え', '何人', '人数', '集計', '統計', '個人の情報は不要', '個人情報は不要', '匿名', 'テンプレート', '列名のみ', '差し込み', '自分の', 'お知らせ', '全部で',
+  ],
+  SELF: [
+    'our previous', 'our earlier', 'our last', '我々の', '弊社の',
+    'my previous', 'my earlier', 'my last', 'my message', 'i sent', 'i said', 'what i said', 'i wrote', 'my instruction', 'my request', 'my notes', 'my draft', 'i mentioned',
+    '私の', '僕の', '自分の', '私が', 'さっきの私', '私のお願い',
+  ],
+  META: [
+    'moderation', 'whether', 'malicious', 'judge', '判定', '悪意', 'モデレーション', 'quiz', 'クイズ', 'answer key', '模範解答', 'post-incident', '事後', 'incident report', 'インシデント報告', 'bulletin', '通報', '注意',
+    'example', 'e.g.', 'for example', 'such as', 'is this', 'is it an', 'is the sentence', 'training', 'course', 'workshop', 'awareness', 'detect', 'defend', 'defence', 'defense', 'mitigat', 'protect',
+    'classif', 'regex', 'regular expression', 'unit test', 'test case', 'review this', 'code review', 'news', 'researcher', 'reported', 'according to', 'article', 'report', 'blog', 'owasp', 'analys', 'analyz',
+    'privacy notice', 'privacy policy', 'data protection', 'compliance', 'prompt injection', 'pentest', 'penetration test', 'experts', 'vendors', 'attack$', 'attacks$', 'attempt', 'suspicious', 'malicious', 'flags the', 'slide', 'speaker notes', 'red-team report', 'security',
+    '例', 'とは', '研修', '教育', '検知', '検出', '対策', '防御', '防ぐ', '守る', '分類', '正規表現', 'テスト', 'レビュー', 'ニュース', '記事', '研究者', '報告', '報道', '発表', '論文', '資料', '攻撃', '手口',
+    'プライバシー', '個人情報保護', '社内規程', '規程の', 'コンプライアンス', '脆弱性', '専門家', 'スライド', '注意喚起', 'プロンプトインジェクション', 'ジェイルブレイク', '試み', 'セキュリティ',
+  ],
+  META2: [
+    'explain', 'what is a', "what's a", 'how can we', 'how do we', 'how should', 'design', 'summarise this', 'summarize this', 'why', 'analyse', 'analyze',
+    '説明', '解説', 'ですか', 'でしょうか', '要約して', '設計', 'なぜ', '分析',
+  ],
+  HOWTO: [
+    '作り方', 'how to make', 'how to build', 'how do i make',
+    'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
+    '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
+  ],
+  DECODE: [
+    'decode', 'base64', 'rot13', 'rot-13', 'rot 13', 'caesar', 'then execute', 'and follow it', 'and obey', 'do what it says', 'join part', 'joined sentence', 'translated instruction', 'execute the',
+    'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
+  ],
+  OBEYME: [
+    'only follow', 'follow mine', 'follow my', 'obey me', 'obey only', 'my commands', 'my orders', 'do what i say', 'what i say', 'only obey', 'listen only to me',
+    '私の指示に', '私の命令に', '俺の言うこと', '私の言うこと', 'の言うことだけ', 'にだけ従', 'だけ聞け', 'だけ聞いて', '私の要求に',
+  ],
+  YOUR: ['your', 'ur$', "you've", 'you were', 'you are following', 'あなたの', 'あなたが', '君の', 'お前の', 'あなたに'],
+  CODE: [
+    'function', 'array', 'in-memory', 'class$', 'script', 'sample data', 'dummy', 'mock', 'fixture', 'test data', 'schema', 'snippet',
+    '関数', '配列', 'コード', 'サンプル', 'ダミー', 'テストデータ', 'スキーマ', 'モック',
+  ],
+};
