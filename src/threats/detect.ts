@@ -694,6 +694,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let whole: string | undefined;
   const s = () => (whole ??= end === mainEnd ? mainText() : fromCodes(foldBuf, end));
 
+  // No cue that any detector family needs: nothing to score.
+  if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
+    return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
+  }
   const has = (f: Feature) => ft.has(F[f]);
   const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
   const used = new Set<string>();
@@ -862,7 +866,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const features = [...used];
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
-  const obfuscation = OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name);
+  const obfuscation = obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [];
   return { hits, max: hits[0]?.score ?? 0, obfuscation };
 }
 
