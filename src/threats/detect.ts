@@ -526,6 +526,7 @@ const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
 class Features {
@@ -604,6 +605,11 @@ class Features {
         continue;
       }
       if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
+        descriptive++;
+        continue;
+      }
+      // "told the bot to ignore", "asking the model to reveal": reported, not addressed to the model
+      if (EN_THIRD_PERSON.test(before)) {
         descriptive++;
         continue;
       }
@@ -837,6 +843,14 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (quotedFrac >= 0.7 && (meta > 0 || asking)) damp += 2.8;
   else if (quotedFrac >= 0.4 && (meta > 0 || asking)) damp += 1.4;
   if (asking && meta > 0) damp += 0.6;
+  // Reported speech: an attack described in the third person or the past, or a text to translate
+  // or summarise — unless it also tells the model, in the imperative, to act on "your" rules.
+  const rep = ft.n(F.REPORT);
+  if (rep > 0) {
+    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (has('YOUR') || has('SYS'))) || (revealMood > 0 && has('YOUR')));
+    damp += (addressed ? 0.4 : 2) + 0.4 * Math.min(rep - 1, 3);
+    used.add('reported_speech');
+  }
   if (quotedFrac >= 0.4) used.add('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
   // …unless the text quotes it to discuss it (then it is damped like the rest).
