@@ -65,7 +65,6 @@ const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c =
 const isLatin = (c: number) => (c >= 97 && c <= 122);
 const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
 
-const HALF_KANA = /[\uff61-\uff9f]/;
 export const OBF_ZW = 1;
 export const OBF_HOMOGLYPH = 2;
 export const OBF_LEET = 4;
@@ -110,10 +109,12 @@ for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 
 let foldEnd = 0;
 /** Folding saw a run of 16 base64 characters (the base64 scan runs only then). */
 let b64Long = false;
-function foldInto(text: string, k0: number): number {
+function foldInto(text: string, k0: number, normalized = false): number {
   let b64Run = 0;
   b64Long = false;
-  const t = HALF_KANA.test(text) ? normalize(text) : text;
+  // The inspector's width normalisation (its half-width katakana table) only when the loop meets
+  // some (a regex test over the whole text cost as much as the folding itself).
+  const t = text;
   const n = t.length;
   if (foldBuf.length < k0 + n + 8) {
     const nb = new Uint16Array(Math.max(k0 + n + 8, foldBuf.length * 2));
@@ -134,6 +135,7 @@ function foldInto(text: string, k0: number): number {
   let lastSingleSep = -9;
   for (let i = 0; i < n; i++) {
     const c0 = t.charCodeAt(i);
+    if (c0 >= 0xff61 && c0 <= 0xff9f && !normalized) return foldInto(normalize(text), k0, true);
     const c = FT_[c0]!;
     if (c === 0xffff) {
       obf |= OBF_ZW;
