@@ -109,9 +109,12 @@ for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 
 let foldEnd = 0;
 /** Folding saw a run of 16 base64 characters (the base64 scan runs only then). */
 let b64Long = false;
+/** Folding saw "13" or ざ (the ROT13 regex — rot13, シーザー — runs only then or after a decode cue). */
+let rotCue = false;
 function foldInto(text: string, k0: number, normalized = false): number {
   let b64Run = 0;
   b64Long = false;
+  rotCue = false;
   // The inspector's width normalisation (its half-width katakana table) only when the loop meets
   // some (a regex test over the whole text cost as much as the folding itself).
   const t = text;
@@ -143,6 +146,8 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     if (c === 32 && k > k0 && out[k - 1] === 32) continue;
     if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
+    if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
+    else if (c === 0x3056) rotCue = true;
     const ck = CK_[c]!;
     if (ck & 32) {
       if (++b64Run >= 16) b64Long = true;
@@ -658,6 +663,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const src = text.length > 65536 ? text.slice(0, 65536) : text;
   let obf = foldInto(src, 0);
   const mainEnd = foldEnd;
+  const rotMaybe = rotCue;
   const ft = FT.reset();
   ac.scan(foldBuf, 0, mainEnd, ft);
   let end = mainEnd;
@@ -686,7 +692,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   }
   let folded: string | undefined;
   const mainText = () => (folded ??= fromCodes(foldBuf, mainEnd));
-  if (ft.has(F.DECODE) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
+  if ((rotMaybe || ft.has(F.DECODE)) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
     const r = rot13(mainText().slice(0, 8192));
     const from = end;
     append3();
@@ -835,7 +841,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     quotedCues += ft.quoted[f]!;
   }
   const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
-  const asking = (pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(mainText());
+  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(mainText());
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
     used.add('meta_context');
