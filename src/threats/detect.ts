@@ -634,6 +634,9 @@ FT = new Features();
 
 // ---------------------------------------------------------------- scoring
 
+/** What text addressed to a model asks for (indirect injection). */
+const ACT = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+const ACT_ADDR = [...ACT, F.ADDR];
 const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
@@ -810,14 +813,14 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
 
   // --- indirect: text that addresses the model and tells it to act; hidden containers
   let ind = 0;
-  const act = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+  const act = ACT;
   let acts = 0;
   for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
   let mentions = 0;
   for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
   if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
-  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, [...act, F.ADDR], 160)) ind += u('hidden×instruction', 1.4);
+  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
   if (has('CONCEAL')) ind += u('conceal', 1.2);
   if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
   if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
