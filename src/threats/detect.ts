@@ -13,7 +13,11 @@
  * is in the lexicon; paraphrases combine the same features.
  *
  * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
- * (bounded) feature hits.
+ * (bounded) feature hits. On the hot path nothing is allocated per code unit: folding is one table
+ * look-up into a reused buffer, the automaton reads that buffer (a class-compressed DFA for ASCII),
+ * and the base64, ROT13, spaced-letter and scoring steps run only when folding or matching saw their
+ * cue. Reported speech ("the attacker used prompts like …", 「〜という攻撃が報告された」) damps the
+ * scores unless the text also orders the model about its own rules.
  */
 import { normalize } from '../inspect/text.js';
 import { FEATURES, LEXICON, type Feature } from './lexicon.js';
