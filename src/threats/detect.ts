@@ -13,7 +13,11 @@
  * is in the lexicon; paraphrases combine the same features.
  *
  * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
- * (bounded) feature hits.
+ * (bounded) feature hits. On the hot path nothing is allocated per code unit: folding is one table
+ * look-up into a reused buffer, the automaton reads that buffer (a class-compressed DFA for ASCII),
+ * and the base64, ROT13, spaced-letter and scoring steps run only when folding or matching saw their
+ * cue. Reported speech ("the attacker used prompts like …", 「〜という攻撃が報告された」) damps the
+ * scores unless the text also orders the model about its own rules.
  */
 import { normalize } from '../inspect/text.js';
 import { FEATURES, LEXICON, type Feature } from './lexicon.js';
@@ -65,7 +69,6 @@ const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c =
 const isLatin = (c: number) => (c >= 97 && c <= 122);
 const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
 
-const HALF_KANA = /[\uff61-\uff9f]/;
 export const OBF_ZW = 1;
 export const OBF_HOMOGLYPH = 2;
 export const OBF_LEET = 4;
@@ -99,17 +102,26 @@ for (let c0 = 0; c0 < 65536; c0++) {
   } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
   FOLD[c0] = c;
 }
-/** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator. */
+/** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator, 32 base64 alphabet. */
 const CK = new Uint8Array(65536);
-for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0);
+for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0) | (isLatin(c) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95 ? 32 : 0);
 
 /**
  * Folds `t` into foldBuf from position `k0` (one table look-up per code unit); returns the new
  * end in `foldEnd` and the obfuscation bits.
  */
 let foldEnd = 0;
-function foldInto(text: string, k0: number): number {
-  const t = HALF_KANA.test(text) ? normalize(text) : text;
+/** Folding saw a run of 16 base64 characters (the base64 scan runs only then). */
+let b64Long = false;
+/** Folding saw "13" or ざ (the ROT13 regex — rot13, シーザー — runs only then or after a decode cue). */
+let rotCue = false;
+function foldInto(text: string, k0: number, normalized = false): number {
+  let b64Run = 0;
+  b64Long = false;
+  rotCue = false;
+  // The inspector's width normalisation (its half-width katakana table) only when the loop meets
+  // some (a regex test over the whole text cost as much as the folding itself).
+  const t = text;
   const n = t.length;
   if (foldBuf.length < k0 + n + 8) {
     const nb = new Uint16Array(Math.max(k0 + n + 8, foldBuf.length * 2));
@@ -117,6 +129,8 @@ function foldInto(text: string, k0: number): number {
     foldBuf = nb;
   }
   const out = foldBuf;
+  const FT_ = FOLD;
+  const CK_ = CK;
   let k = k0;
   let obf = 0;
   let wordStart = -1;
@@ -124,16 +138,24 @@ function foldInto(text: string, k0: number): number {
   let wordLeet = 0;
   let leetWords = 0;
   let singles = 0;
+  let chain = 0;
+  let lastSingleSep = -9;
   for (let i = 0; i < n; i++) {
     const c0 = t.charCodeAt(i);
-    const c = FOLD[c0]!;
+    if (c0 >= 0xff61 && c0 <= 0xff9f && !normalized) return foldInto(normalize(text), k0, true);
+    const c = FT_[c0]!;
     if (c === 0xffff) {
       obf |= OBF_ZW;
       continue;
     }
     if (c === 32 && k > k0 && out[k - 1] === 32) continue;
     if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
-    const ck = CK[c]!;
+    if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
+    else if (c === 0x3056) rotCue = true;
+    const ck = CK_[c]!;
+    if (ck & 32) {
+      if (++b64Run >= 16) b64Long = true;
+    } else b64Run = 0;
     if (ck & 7) {
       const letter = (ck & 1) !== 0;
       const leet = (ck & 4) !== 0 && (c !== 64 && c !== 36 ? true : wordStart >= 0 && wordLetters > 0 && wordLeet > 0);
@@ -152,7 +174,12 @@ function foldInto(text: string, k0: number): number {
       wordLetters = wordLeet = 0;
     }
     // a single wordish character followed by a separator: a possible s-p-a-c-e-d run
-    if (ck & 16 && k > k0 && CK[out[k - 1]!]! & 8 && (k - 2 < k0 || !(CK[out[k - 2]!]! & 8))) singles++;
+    // (three such separators two apart: the run has four singles, the join pass runs)
+    if (ck & 16 && k > k0 && CK_[out[k - 1]!]! & 8 && (k - 2 < k0 || !(CK_[out[k - 2]!]! & 8))) {
+      chain = lastSingleSep === k - 2 ? chain + 1 : 1;
+      lastSingleSep = k;
+      if (chain > singles) singles = chain;
+    }
     out[k++] = c;
   }
   if (wordStart >= 0 && wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
@@ -162,10 +189,10 @@ function foldInto(text: string, k0: number): number {
     let w = k0;
     for (let r = k0; r < k; ) {
       const c = out[r]!;
-      if (CK[c]! & 8 && (r === k0 || !(CK[out[r - 1]!]! & 8)) && r + 2 < k && CK[out[r + 1]!]! & 16 && CK[out[r + 2]!]! & 8 && (r + 3 >= k || !(CK[out[r + 3]!]! & 8))) {
+      if (CK_[c]! & 8 && (r === k0 || !(CK_[out[r - 1]!]! & 8)) && r + 2 < k && CK_[out[r + 1]!]! & 16 && CK_[out[r + 2]!]! & 8 && (r + 3 >= k || !(CK_[out[r + 3]!]! & 8))) {
         let e = r;
         let runs = 1;
-        while (e + 2 < k && CK[out[e + 1]!]! & 16 && CK[out[e + 2]!]! & 8 && (e + 3 >= k || !(CK[out[e + 3]!]! & 8))) {
+        while (e + 2 < k && CK_[out[e + 1]!]! & 16 && CK_[out[e + 2]!]! & 8 && (e + 3 >= k || !(CK_[out[e + 3]!]! & 8))) {
           e += 2;
           runs++;
         }
@@ -208,10 +235,9 @@ export function fold(text: string): { s: string; obf: number } {
   return { s: fromCodes(foldBuf, foldEnd), obf };
 }
 
+const UTF16 = new TextDecoder('utf-16le');
 function fromCodes(a: Uint16Array, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i += 2048) s += String.fromCharCode.apply(null, a.subarray(i, Math.min(n, i + 2048)) as unknown as number[]);
-  return s;
+  return UTF16.decode(a.subarray(0, n));
 }
 
 /** Decoded base64 payloads (long runs that decode to readable text), at most `budget` characters. */
@@ -286,8 +312,21 @@ class Automaton {
   private vals: Int32Array = new Int32Array(1);
   private mask = 0;
   private shift = 32;
-  /** Complete transitions (failure links resolved) for ASCII characters: state·128 + char. */
-  private ascii: Int32Array = new Int32Array(128);
+  /** Complete transitions (failure links resolved) for ASCII characters: state·k + class. */
+  private ascii: Uint16Array | Int32Array = new Int32Array(128);
+  /** ASCII character → class (0: in no pattern). */
+  private readonly cls = new Uint8Array(128);
+  private k = 1;
+  /** Non-ASCII code units that occur in some pattern (any other leads back to the root). */
+  private readonly inPattern = new Uint8Array(65536);
+  private hasOut = new Uint8Array(1);
+  // Quotation state, carried over appended segments (decoded payloads).
+  private depth = 0;
+  private dq = false;
+  private bq = false;
+  private sq = false;
+  /** Seen "![" (a markdown image). */
+  image = false;
 
   constructor(entries: { pattern: string; entry: Entry }[]) {
     for (const { pattern, entry } of entries) {
@@ -342,19 +381,36 @@ class Automaton {
         this.vals[i] = t;
       }
     }
-    // The ASCII part as a complete DFA, filled in BFS order (a failure state is shallower).
-    const ascii = new Int32Array(this.next.length * 128);
-    for (let c = 0; c < 128; c++) ascii[c] = this.root[c]!;
+    // The ASCII part as a complete DFA over the ASCII characters that occur in some pattern
+    // (all others lead back to the root), filled in BFS order (a failure state is shallower).
+    const chars: number[] = [];
+    for (const { pattern } of entries) {
+      for (let i = 0; i < pattern.length; i++) {
+        const c = pattern.charCodeAt(i);
+        if (c < 128) {
+          if (this.cls[c] === 0) {
+            chars.push(c);
+            this.cls[c] = chars.length;
+          }
+        } else this.inPattern[c] = 1;
+      }
+    }
+    const K = (this.k = chars.length + 1);
+    const ns = this.next.length;
+    const ascii = ns < 65535 ? new Uint16Array(ns * K) : new Int32Array(ns * K);
+    for (let x = 1; x < K; x++) ascii[x] = this.root[chars[x - 1]!]!;
     for (let q = 0; q < queue.length; q++) {
       const st = queue[q]!;
       const f = this.fail[st]!;
       const m = this.next[st]!;
-      for (let c = 0; c < 128; c++) {
-        const t = m.get(c);
-        ascii[st * 128 + c] = t !== undefined ? t : ascii[f * 128 + c]!;
+      for (let x = 1; x < K; x++) {
+        const t = m.get(chars[x - 1]!);
+        ascii[st * K + x] = t !== undefined ? t : ascii[f * K + x]!;
       }
     }
     this.ascii = ascii;
+    this.hasOut = new Uint8Array(ns);
+    for (let st = 0; st < ns; st++) if (this.out[st]) this.hasOut[st] = 1;
   }
 
   private step(st: number, c: number): number {
@@ -369,56 +425,82 @@ class Automaton {
     }
   }
 
-  /** Calls `hit(entry, start, end, quoted)` for every match. */
-  scan(s: string, hit: (e: Entry, start: number, end: number, quoted: boolean) => void): void {
+  /**
+   * Feeds foldBuf[from, to) through the automaton and records every match in `ft` (positions,
+   * quotation, where OVR/REVEAL/EXTRACT hits end). `from` 0 starts a new text.
+   */
+  scan(buf: Uint16Array, from: number, to: number, ft: Features): void {
+    if (from === 0) {
+      this.image = false;
+      this.depth = 0;
+      this.dq = this.bq = this.sq = false;
+    }
+    let depth = this.depth;
+    let dq = this.dq;
+    let bq = this.bq;
+    let sq = this.sq;
+    const ascii = this.ascii;
+    const cls = this.cls;
+    const K = this.k;
+    const hasOut = this.hasOut;
+    const inPattern = this.inPattern;
     let st = 0;
-    let depth = 0;
-    let dq = false;
-    let bq = false;
-    let sq = false;
-    const n = s.length;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
-      else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
-      else if (c === 34) dq = !dq;
-      else if (c === 96) bq = !bq;
-      else if (c === 39 || c === 0x2018 || c === 0x2019) {
-        // Single quotes, not apostrophes: opening after a non-letter, closing before one.
-        if (!sq && c !== 0x2019 && (i === 0 || !isAlnumAt(s, i - 1))) sq = true;
-        else if (sq && (i + 1 >= n || !isAlnumAt(s, i + 1))) sq = false;
+    for (let i = from; i < to; i++) {
+      const c = buf[i]!;
+      if (c < 128) {
+        if (c === 34) dq = !dq;
+        else if (c === 96) bq = !bq;
+        else if (c === 91 && i > from && buf[i - 1] === 33) this.image = true;
+        else if (c === 39) {
+          if (!sq && (i === 0 || !(CK[buf[i - 1]!]! & 3))) sq = true;
+          else if (sq && (i + 1 >= to || !(CK[buf[i + 1]!]! & 3))) sq = false;
+        }
+        st = ascii[st * K + cls[c]!]!;
+        if (hasOut[st] === 0) continue;
+      } else {
+        if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
+        else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
+        else if (c === 0x2018 || c === 0x2019) {
+          if (!sq && c !== 0x2019 && (i === 0 || !(CK[buf[i - 1]!]! & 3))) sq = true;
+          else if (sq && (i + 1 >= to || !(CK[buf[i + 1]!]! & 3))) sq = false;
+        }
+        if (inPattern[c] === 0) {
+          st = 0;
+          continue;
+        }
+        for (;;) {
+          if (st === 0) {
+            st = this.root[c]!;
+            break;
+          }
+          const nx = this.step(st, c);
+          if (nx >= 0) {
+            st = nx;
+            break;
+          }
+          st = this.fail[st]!;
+        }
+        if (hasOut[st] === 0) continue;
       }
-      if (c < 128) st = this.ascii[st * 128 + c]!;
-      else for (;;) {
-        if (st === 0) {
-          st = this.root[c]!;
-          break;
-        }
-        const nx = this.step(st, c);
-        if (nx >= 0) {
-          st = nx;
-          break;
-        }
-        st = this.fail[st]!;
-      }
-      const o = this.out[st];
-      if (o) {
-        for (let j = 0; j < o.length; j++) {
-          const e = o[j]!;
-          const start = i + 1 - e.len;
-          if (e.left && start > 0 && isAlnumAt(s, start - 1)) continue;
-          if (e.right && i + 1 < n && isAlnumAt(s, i + 1)) continue;
-          hit(e, start, i + 1, depth > 0 || dq || bq || sq);
-        }
+      const o = this.out[st]!;
+      const quoted = depth > 0 || dq || bq || sq;
+      for (let j = 0; j < o.length; j++) {
+        const e = o[j]!;
+        const start = i + 1 - e.len;
+        if (e.left && start > 0 && CK[buf[start - 1]!]! & 3) continue;
+        if (e.right && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
+        const f = e.feature;
+        ft.add(f, start, quoted);
+        if ((f === F.OVR || f === F.REVEAL || f === F.EXTRACT) && ft.ends[f]!.length < MAX_POS) ft.ends[f]!.push(i + 1);
       }
     }
+    this.depth = depth;
+    this.dq = dq;
+    this.bq = bq;
+    this.sq = sq;
   }
 }
 
-function isAlnumAt(s: string, i: number): boolean {
-  const c = s.charCodeAt(i);
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
-}
 
 let automaton: Automaton | undefined;
 function compiled(): Automaton {
@@ -455,6 +537,7 @@ const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
 class Features {
@@ -503,9 +586,11 @@ class Features {
    * 忘れろ, or an English verb that starts a clause), -1 when all are descriptive (無視する社員,
    * "the contractor ignored", "should never show"), else 0.
    */
-  mood(f: number, s: string): number {
+  mood(f: number, text: () => string): number {
     const starts = this.pos[f]!;
     const ends = this.ends[f]!;
+    if (starts.length === 0) return 0;
+    const s = text();
     let descriptive = 0;
     let n = 0;
     for (let i = 0; i < starts.length && i < ends.length; i++) {
@@ -534,6 +619,11 @@ class Features {
         descriptive++;
         continue;
       }
+      // "told the bot to ignore", "asking the model to reveal": reported, not addressed to the model
+      if (EN_THIRD_PERSON.test(before)) {
+        descriptive++;
+        continue;
+      }
       if (EN_CLAUSE_START.test(before)) return 1;
     }
     return n > 0 && descriptive === n ? -1 : 0;
@@ -548,6 +638,9 @@ FT = new Features();
 
 // ---------------------------------------------------------------- scoring
 
+/** What text addressed to a model asks for (indirect injection). */
+const ACT = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+const ACT_ADDR = [...ACT, F.ADDR];
 const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
@@ -574,26 +667,58 @@ function imageExfil(s: string): number {
  */
 export function scanText(text: string, channel: Channel = 'prompt'): ScanResult {
   const ac = compiled();
-  const { s: folded, obf: obf0 } = fold(text.length > 65536 ? text.slice(0, 65536) : text);
-  let obf = obf0;
-  let s = folded;
-  // Decoded payloads are scanned after the text (an attacker hides the instruction, then says "decode it").
-  const b64 = base64Payloads(text.length > 65536 ? text.slice(0, 65536) : text, 4096);
-  if (b64) {
-    const d = fold(b64).s;
-    s += ' \u0001 ' + d;
-    obf |= OBF_BASE64;
+  const src = text.length > 65536 ? text.slice(0, 65536) : text;
+  let obf = foldInto(src, 0);
+  const mainEnd = foldEnd;
+  const rotMaybe = rotCue;
+  const ft = FT.reset();
+  ac.scan(foldBuf, 0, mainEnd, ft);
+  let end = mainEnd;
+  const append3 = () => {
+    if (foldBuf.length < end + 8) {
+      const nb = new Uint16Array(foldBuf.length * 2 + 8);
+      nb.set(foldBuf.subarray(0, end));
+      foldBuf = nb;
+    }
+    foldBuf[end++] = 32;
+    foldBuf[end++] = 1;
+    foldBuf[end++] = 32;
+  };
+  // Decoded payloads are scanned after the text (an attacker hides the instruction, then says
+  // "decode it"); base64 only when folding saw a long run of its alphabet.
+  if (b64Long) {
+    const b64 = base64Payloads(src, 4096);
+    if (b64) {
+      const from = end;
+      append3();
+      foldInto(b64, end);
+      end = foldEnd;
+      ac.scan(foldBuf, from, end, ft);
+      obf |= OBF_BASE64;
+    }
   }
-  if (/rot ?-?13|caesar|シーザー/.test(folded)) {
-    s += ' \u0001 ' + rot13(folded.slice(0, 8192));
+  let folded: string | undefined;
+  const mainText = () => (folded ??= fromCodes(foldBuf, mainEnd));
+  if ((rotMaybe || ft.has(F.DECODE)) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
+    const r = rot13(mainText().slice(0, 8192));
+    const from = end;
+    append3();
+    if (foldBuf.length < end + r.length) {
+      const nb = new Uint16Array(end + r.length + 8);
+      nb.set(foldBuf.subarray(0, end));
+      foldBuf = nb;
+    }
+    for (let i = 0; i < r.length; i++) foldBuf[end++] = r.charCodeAt(i);
+    ac.scan(foldBuf, from, end, ft);
     obf |= OBF_ROT13;
   }
-  const ft = FT.reset();
-  ac.scan(s, (e, start, end, quoted) => {
-    ft.add(e.feature, start, quoted);
-    if ((e.feature === F.OVR || e.feature === F.REVEAL || e.feature === F.EXTRACT) && ft.ends[e.feature]!.length < MAX_POS) ft.ends[e.feature]!.push(end);
-  });
+  let whole: string | undefined;
+  const s = () => (whole ??= end === mainEnd ? mainText() : fromCodes(foldBuf, end));
 
+  // No cue that any detector family needs: nothing to score.
+  if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
+    return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
+  }
   const has = (f: Feature) => ft.has(F[f]);
   const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
   const used = new Set<string>();
@@ -666,7 +791,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
     if (has('HOWTO')) ex -= u('how_to', 2.4);
   }
-  const img = imageExfil(s);
+  const img = ac.image ? imageExfil(s()) : 0;
   const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
   if (img) ex += u('image_url_query', 2.6 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
   else if (urlExfil) ex += u('url_exfil', 3.2);
@@ -692,14 +817,14 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
 
   // --- indirect: text that addresses the model and tells it to act; hidden containers
   let ind = 0;
-  const act = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
+  const act = ACT;
   let acts = 0;
   for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
   let mentions = 0;
   for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
   if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
-  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, [...act, F.ADDR], 160)) ind += u('hidden×instruction', 1.4);
+  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
   if (has('CONCEAL')) ind += u('conceal', 1.2);
   if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
   if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
@@ -723,7 +848,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     quotedCues += ft.quoted[f]!;
   }
   const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
-  const asking = /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(folded);
+  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(mainText());
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
     used.add('meta_context');
@@ -733,6 +858,14 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (quotedFrac >= 0.7 && (meta > 0 || asking)) damp += 2.8;
   else if (quotedFrac >= 0.4 && (meta > 0 || asking)) damp += 1.4;
   if (asking && meta > 0) damp += 0.6;
+  // Reported speech: an attack described in the third person or the past, or a text to translate
+  // or summarise — unless it also tells the model, in the imperative, to act on "your" rules.
+  const rep = ft.n(F.REPORT);
+  if (rep > 0) {
+    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (has('YOUR') || has('SYS'))) || (revealMood > 0 && has('YOUR')));
+    damp += (addressed ? 0.4 : 2) + 0.4 * Math.min(rep - 1, 3);
+    used.add('reported_speech');
+  }
   if (quotedFrac >= 0.4) used.add('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
   // …unless the text quotes it to discuss it (then it is damped like the rest).
@@ -762,7 +895,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const features = [...used];
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
-  const obfuscation = OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name);
+  const obfuscation = obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [];
   return { hits, max: hits[0]?.score ?? 0, obfuscation };
 }
 

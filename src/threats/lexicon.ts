@@ -46,6 +46,8 @@ export const FEATURES = [
   'OBEYME', // obey only me: follow my instructions
   'YOUR', // your, あなたの
   'CODE', // code and sample data, not real records
+  'REPORT', // reported speech: third person, past tense, an incident report or study of an attack
+  // (not "translate"/"summarise" as such: attacks hide in texts handed over for exactly that)
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 
@@ -234,6 +236,14 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '私の指示に', '私の命令に', '俺の言うこと', '私の言うこと', 'の言うことだけ', 'にだけ従', 'だけ聞け', 'だけ聞いて', '私の要求に',
   ],
   YOUR: ['your', 'ur$', "you've", 'you were', 'you are following', 'あなたの', 'あなたが', '君の', 'お前の', 'あなたに'],
+  REPORT: [
+    'the attacker', 'an attacker', 'attackers$', 'attacker used', 'adversaries', 'threat actor', 'used prompts', 'prompts like', 'messages like', 'inputs like', 'told the', 'tells the', 'instructed the', 'instructing the', 'asked the model', 'asking the model',
+    'asked the assistant', 'asking the assistant', 'ask them to', 'asked it to', 'the paper', 'the study', 'researchers', 'we detected', 'we observed', 'we saw', 'we found', 'we blocked', 'was detected', 'were detected',
+    'was reported', 'were reported', 'was observed', 'in the incident', 'post-mortem', 'postmortem', 'test plan', 'testers will', 'shows that', 'showed that',
+    'found that', 'demonstrated', 'tricked', 'evidence', 'attack log', 'in the logs', 'flags phrases', 'the ticket', 'whose body', 'the message instructed', 'the email told',
+    'という攻撃', 'が報告', 'と報告', '報じ', 'を検知した', '検知しました', '攻撃者', 'によると', 'という入力', 'という文', 'といった', '試験計画', '試験者',
+    '再発防止', 'させた', 'させる', '証拠', '攻撃ログ', 'とされ', 'たという', '事例',
+  ],
   CODE: [
     'function', 'array', 'in-memory', 'class$', 'script', 'sample data', 'dummy', 'mock', 'fixture', 'test data', 'schema', 'snippet',
     '関数', '配列', 'コード', 'サンプル', 'ダミー', 'テストデータ', 'スキーマ', 'モック',
