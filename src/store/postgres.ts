@@ -83,8 +83,19 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     cluster,
     // PostgreSQL has no secure_delete: vacuum the subject keys so that the erased rows' space is
     // reclaimed (the bytes may stay in free space and in the WAL until overwritten; see README).
+    // Bounded: an erasure never hangs behind a lock (autovacuum, a concurrent VACUUM); when the
+    // lock is not granted within 5 s, autovacuum reclaims the space later (the key rows are gone).
     afterErasure: async (d) => {
-      await sql`VACUUM vault_subject_keys`.execute(d);
+      await d.connection().execute(async (c) => {
+        await sql`SET lock_timeout = '5s'`.execute(c);
+        try {
+          await sql`VACUUM vault_subject_keys`.execute(c);
+        } catch (e) {
+          if ((e as { code?: string }).code !== '55P03') throw e;
+        } finally {
+          await sql`RESET lock_timeout`.execute(c);
+        }
+      });
     },
     close: async () => {
       await cluster.close();
