@@ -603,19 +603,14 @@ export class AdminConsole {
 
   private async threatApprove(c: Ctx) {
     const t = this.requireThreats();
-    const inc = await t.approve(c.params[0]!, c.admin.kind === 'service' ? `key:${c.admin.name}` : this.core.audit.committer.pseudonym(c.admin.id));
+    const inc = await t.approve(c.params[0]!, c.admin.kind === 'service' ? `key:${c.admin.name}` : this.core.audit.committer.pseudonym(c.admin.id)).catch(rethrowBilingual);
     this.event('threat.approved', c.admin, { incident: c.params[0]! });
     return inc;
   }
 
   private async threatStix(c: Ctx) {
     const t = this.requireThreats();
-    let bundle: Record<string, unknown>;
-    try {
-      bundle = await t.exportStix(c.params[0]!);
-    } catch (e) {
-      throw problem(409, 'not_approved', `STIX を出力できません: ${(e as Error).message}`, `Cannot export STIX: ${(e as Error).message}`);
-    }
+    const bundle = await t.exportStix(c.params[0]!).catch(rethrowBilingual);
     const text = JSON.stringify(bundle, null, 2);
     c.res.writeHead(200, {
       'content-type': 'application/stix+json;version=2.1',
@@ -715,3 +710,10 @@ export function recordView(r: DecisionRecord) {
 }
 
 export { StaticAssets } from './static.js';
+
+/** The threat engine's refusals (unknown incident 404, not approved 409) keep their status and their ja/en text. */
+function rethrowBilingual(e: unknown): never {
+  const p = e as { status?: unknown; code?: unknown; ja?: unknown; en?: unknown };
+  if (typeof p?.status === 'number' && p.status >= 400 && p.status < 500 && typeof p.code === 'string' && typeof p.ja === 'string' && typeof p.en === 'string') throw problem(p.status, p.code, p.ja, p.en);
+  throw e;
+}
