@@ -22,6 +22,7 @@ import { startMockUpstream } from '../src/dev/mock-upstream.ts';
 import { openStore } from '../src/store/index.ts';
 import { AuditLog } from '../src/audit/log.ts';
 import { createLogger } from '../src/ops/log.ts';
+import { startServe } from '../test/support/serve.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const QUICK = process.argv.includes('--quick');
@@ -85,22 +86,6 @@ function schemaUrl(schema: string): string {
   return u.toString();
 }
 
-function startServe(config: string, port: number): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error('serve did not start: ' + err)), 60_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (/http:\/\/127\.0\.0\.1:\d+\/v1/.test(err)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
-
 function wrk(url: string, key: string, conns: number, seconds: number, script: string): Promise<{ rps: number; errors: number }> {
   fs.writeFileSync(
     script,
@@ -150,9 +135,9 @@ try {
   say('');
   say('| nodes | req/s | errors |');
   say('|---:|---:|---:|');
-  children.push(await startServe(config, ports[0]!));
+  children.push((await startServe(config, { port: ports[0]! })).child);
   for (const nodes of [1, 2]) {
-    if (nodes === 2) children.push(await startServe(config, ports[1]!));
+    if (nodes === 2) children.push((await startServe(config, { port: ports[1]! })).child);
     const urls = ports.slice(0, nodes).map((p) => `http://127.0.0.1:${p}`);
     await Promise.all(urls.map((u, i) => wrk(u, key, Math.max(1, Math.floor(CONNS / nodes)), 2, path.join(dir, `warm-${nodes}-${i}.lua`))));
     const r = await Promise.all(urls.map((u, i) => wrk(u, key, Math.max(1, Math.floor(CONNS / nodes)), MEASURE_S, path.join(dir, `load-${nodes}-${i}.lua`))));

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { tmpDir, mocks, tokyoBackend, TEST_PASSPHRASE } from './support/harness.ts';
 
@@ -19,25 +19,9 @@ process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
 import { openStore } from '../src/store/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { testStoreConfig } from './support/store.ts';
+import { startServe } from './support/serve.ts';
 
 const BIN = path.resolve('bin/sekisho.js');
-
-function startServe(config: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config], { env: { ...process.env, SEKISHO_LANG: 'en' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error('serve did not start: ' + err)), 30_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
 
 test('SIGKILL under load: every answered request is in the log under its index; the log verifies', async () => {
   const [mock] = await mocks({ name: 'tokyo', reply: '了解しました。議事録を要約します。', chunkChars: 3 });

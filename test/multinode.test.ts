@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { tmpDir, mocks, tokyoBackend, runCli, TEST_PASSPHRASE } from './support/harness.ts';
@@ -21,26 +21,10 @@ import { Wallet } from '../src/identity/holder.ts';
 import { onPostgres, testStoreConfig } from './support/store.ts';
 import { openStore } from '../src/store/index.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { startServe } from './support/serve.ts';
 
 process.env.SEKISHO_VAULT_PASSPHRASE ??= TEST_PASSPHRASE;
 const BIN = path.resolve('bin/sekisho.js');
-
-function startServe(config: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--port', String(port)], { env: { ...process.env, SEKISHO_LANG: 'en' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error('serve did not start: ' + err)), 60_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
 
 const withRedis = await redisAvailable();
 
@@ -74,8 +58,8 @@ test('three nodes, one log: thousands of requests, one node SIGKILLed under load
     const key = spawnSync(process.execPath, [BIN, 'apikey', 'create', '--config', config, '--name', 'load'], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1)!;
     assert.match(key, /^sk-sekisho-/);
     // The first node creates the tenant's keys; the others join it.
-    nodes.push(await startServe(config, ports[0]!));
-    nodes.push(...(await Promise.all([startServe(config, ports[1]!), startServe(config, ports[2]!)])));
+    nodes.push(await startServe(config, { port: ports[0]! }));
+    nodes.push(...(await Promise.all([startServe(config, { port: ports[1]! }), startServe(config, { port: ports[2]! })])));
 
     if (withRedis) {
       // A session opened on node 1 works on every node; revoked, every node refuses it within 1 s.
