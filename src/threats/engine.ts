@@ -25,6 +25,7 @@ import { scanAnswer, scanText, PromptFingerprint, type Channel, type ThreatHit }
 import { loadRules, matches, type Rule, type SekishoEvent } from './sigma.js';
 import { incidentBundle, jpcertReport } from './stix.js';
 import { uuidv7 } from '../ops/ids.js';
+import { HttpProblem } from '../ops/problem.js';
 
 export const BUILTIN_RULES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../rules');
 const RANK: Record<ThreatAction, number> = { log: 0, alert: 1, step_up: 2, block: 3, quarantine: 4 };
@@ -41,6 +42,8 @@ export interface Verdict {
   /** The rule that chose the action. */
   rule: Rule | undefined;
   alerts: AlertView[];
+  /** Every rule that fired (correlations included). */
+  fired: Rule[];
 }
 
 export interface Refusal {
@@ -77,6 +80,11 @@ export class ThreatEngine implements ThreatsAdmin {
   readonly threshold: number;
   private readonly quarantined = new Set<string>();
   private readonly blockedSources = new Map<string, number>();
+  /** Credentials (hashes) locked after credential stuffing: until when. */
+  private readonly blockedCredentials = new Map<string, number>();
+  /** Principals that must present afresh: when the step-up was required (ms since epoch). */
+  private readonly stepUps = new Map<string, number>();
+  private unsubscribeStepUp: (() => void) | undefined;
   private pendingAlerts: ThreatAlertRow[] = [];
   private pendingIncidents = new Map<string, ThreatIncidentRow>();
   private openIncidents = new Map<string, ThreatIncidentRow>();
@@ -113,6 +121,14 @@ export class ThreatEngine implements ThreatsAdmin {
         /* not ours */
       }
     });
+    this.unsubscribeStepUp = await this.d.bus.subscribe('threats.step_up', (m) => {
+      try {
+        const msg = JSON.parse(m) as { principal: unknown; at: unknown };
+        if (typeof msg.principal === 'string' && typeof msg.at === 'number') this.markStepUp(msg.principal, msg.at);
+      } catch {
+        /* not ours */
+      }
+    });
   }
 
   // ------------------------------------------------------------ admission
@@ -129,9 +145,33 @@ export class ThreatEngine implements ThreatsAdmin {
     return { status: 429, code: 'source_blocked', ja: '認証の失敗が続いたため、この送信元からの要求を一時的に拒否しています', en: 'Too many failed authentications: requests from this address are refused for a while', retryAfterS: Math.ceil((until - this.now()) / 1000) };
   }
 
+  /** Before the credential is checked: a credential locked after credential stuffing. `credential` is its hash. */
+  refusedCredential(credential: string): Refusal | undefined {
+    if (this.blockedCredentials.size === 0) return undefined;
+    const until = this.blockedCredentials.get(credential);
+    if (until === undefined) return undefined;
+    if (until <= this.now()) {
+      this.blockedCredentials.delete(credential);
+      return undefined;
+    }
+    return { status: 429, code: 'credential_locked', ja: 'この資格情報への失敗した試行が多数の送信元から続いたため、一時的に受け付けていません', en: 'Too many failed attempts on this credential from many addresses: it is locked for a while', retryAfterS: Math.ceil((until - this.now()) / 1000) };
+  }
+
+  /** Whether any credential is locked (callers skip hashing the credential otherwise). */
+  get locksCredentials(): boolean {
+    return this.blockedCredentials.size > 0;
+  }
+
   async admit(principal: Principal, requestId: string): Promise<Refusal | undefined> {
     if (this.quarantined.has(principal.id)) {
       return { status: 403, code: 'principal_quarantined', ja: 'この利用者は脅威検知により隔離されています。管理者に解除を依頼してください', en: 'This principal is quarantined by threat detection. Ask an administrator to release it' };
+    }
+    if (this.stepUps.size > 0) {
+      const at = this.stepUps.get(principal.id);
+      // Only a session opened by a presentation after the step-up is accepted.
+      if (at !== undefined && principal.authTime !== undefined && principal.authTime <= at) {
+        return { status: 401, code: 'step_up_required', ja: '追加の本人確認が必要です。資格情報をもう一度提示して新しいセッションを取得してください (sekisho login)', en: 'A fresh presentation of your credential is required: present it again for a new session (sekisho login)' };
+      }
     }
     const L = this.d.config.limits;
     const checks: [number | undefined, string, string, number][] = [
@@ -163,6 +203,7 @@ export class ThreatEngine implements ThreatsAdmin {
 
   /** After an answer: tokens count against the budgets; the request feeds the anomaly baselines. */
   observe(principal: Principal, backend: string | null, tokens: number, requestId: string): void {
+    tokens = Math.max(0, Math.round(tokens));
     if (tokens > 0) {
       // Best effort: the answer is already given; a shared store that is down is reported once per request.
       const fail = (e: unknown) => this.d.log.warn({ err: (e as Error).message }, 'threats: token use not counted');
@@ -178,15 +219,41 @@ export class ThreatEngine implements ThreatsAdmin {
   /** A failed authentication (API key, session, presentation) from `ip` with `credential` (a hash). */
   authFailure(ip: string | undefined, credential: string, endpoint: string): void {
     const ev: SekishoEvent = { event: 'auth_failure', source_ip: ip ?? 'unknown', credential, endpoint };
-    const v = this.evaluate([ev], 'anonymous', null, 1, true);
-    if (v.action === 'block' && ip) this.blockedSources.set(ip, this.now() + this.d.config.auth.block_s * 1000);
+    const v = this.evaluate([ev], 'anonymous', null, 1);
+    // A correlation rule that blocks refuses what it counted: the source address, or the credential.
+    const until = this.now() + this.d.config.auth.block_s * 1000;
+    for (const rule of v.fired) {
+      if (RANK[rule.action] < RANK.block || !rule.correlation) continue;
+      if (rule.correlation.groupBy.includes('source_ip') && ip) this.blockedSources.set(ip, until);
+      if (rule.correlation.groupBy.includes('credential')) {
+        if (this.blockedCredentials.size > 100_000) this.blockedCredentials.clear();
+        this.blockedCredentials.set(credential, until);
+      }
+    }
+  }
+
+  /**
+   * A step-up was required of `principal`: its sessions opened until now are refused; it must
+   * present its credential again. Every node hears it (the bus).
+   */
+  requireStepUp(principal: Principal): void {
+    if (principal.authTime === undefined) return; // an API key cannot present anything: the request alone is refused
+    const at = this.now();
+    this.markStepUp(principal.id, at);
+    void this.d.bus.publish('threats.step_up', JSON.stringify({ principal: principal.id, at })).catch((e) => this.d.log.warn({ err: (e as Error).message }, 'threats: step-up not shared'));
+  }
+
+  private markStepUp(principal: string, at: number): void {
+    if ((this.stepUps.get(principal) ?? -Infinity) >= at) return;
+    if (this.stepUps.size > 100_000) this.stepUps.clear();
+    this.stepUps.set(principal, at);
   }
 
   // ------------------------------------------------------------ content
 
   /** The inspect stage: every user and tool text of the request (system prompts are the app's). */
   inspectRequest(principal: Principal, segments: readonly Segment[], requestId: string): Verdict {
-    if (!this.d.config.enabled) return { action: 'log', hits: [], rule: undefined, alerts: [] };
+    if (!this.d.config.enabled) return { action: 'log', hits: [], rule: undefined, alerts: [], fired: [] };
     const events: SekishoEvent[] = [];
     const hits: ThreatHit[] = [];
     for (const s of segments) {
@@ -198,15 +265,15 @@ export class ThreatEngine implements ThreatsAdmin {
         events.push({ event: 'content', detector: h.detector, type: h.type, score: h.score, attack: h.score >= this.threshold, channel, principal: principal.id, obfuscation: r.obfuscation, features: h.features });
       }
     }
-    if (!events.length) return { action: 'log', hits, rule: undefined, alerts: [] };
+    if (!events.length) return { action: 'log', hits, rule: undefined, alerts: [], fired: [] };
     return { ...this.evaluate(events, principal.id, requestId, Math.max(...hits.map((h) => h.score))), hits };
   }
 
   /** The answer side: the whole answer text, the request's system prompt, secrets found by the inspector. */
   inspectAnswer(principal: Principal, answer: string, fp: PromptFingerprint | undefined, secrets: number, requestId: string): Verdict {
-    if (!this.d.config.enabled) return { action: 'log', hits: [], rule: undefined, alerts: [] };
+    if (!this.d.config.enabled) return { action: 'log', hits: [], rule: undefined, alerts: [], fired: [] };
     const r = scanAnswer(answer, fp, secrets);
-    if (!r.hits.length) return { action: 'log', hits: [], rule: undefined, alerts: [] };
+    if (!r.hits.length) return { action: 'log', hits: [], rule: undefined, alerts: [], fired: [] };
     const events = r.hits.map((h) => ({ event: 'content', detector: h.detector, type: h.type, score: h.score, attack: h.score >= this.threshold, channel: 'answer', principal: principal.id, features: h.features }) as SekishoEvent);
     return { ...this.evaluate(events, principal.id, requestId, r.max), hits: r.hits };
   }
@@ -216,7 +283,7 @@ export class ThreatEngine implements ThreatsAdmin {
   }
 
   /** Runs the rules over the events; records alerts (not for `log`); returns the strongest action. */
-  private evaluate(events: SekishoEvent[], principal: string, requestId: string | null, score: number, countOnly = false): Verdict {
+  private evaluate(events: SekishoEvent[], principal: string, requestId: string | null, score: number): Verdict {
     let best: Rule | undefined;
     const fired: { rule: Rule; score: number }[] = [];
     for (const rule of this.rules) {
@@ -238,8 +305,7 @@ export class ThreatEngine implements ThreatsAdmin {
       alerts.push(this.alert(f.rule, principal, requestId, f.score, events));
     }
     if (best?.action === 'quarantine' && principal !== 'anonymous') this.quarantine(principal, best.id);
-    void countOnly;
-    return { action: best?.action ?? 'log', hits: [], rule: best, alerts };
+    return { action: best?.action ?? 'log', hits: [], rule: best, alerts, fired: fired.map((f) => f.rule) };
   }
 
   /** Correlation counts: the in-process view is exact for one node; `Counters` is written too (shared). */
@@ -322,6 +388,7 @@ export class ThreatEngine implements ThreatsAdmin {
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    this.unsubscribeStepUp?.();
     await this.flush();
   }
 
@@ -370,7 +437,7 @@ export class ThreatEngine implements ThreatsAdmin {
   async approve(incidentId: string, admin: string): Promise<IncidentView> {
     await this.flush();
     const row = await this.d.store.incident(incidentId);
-    if (!row) throw new ThreatAdminError(404, 'incident_not_found', `インシデント ${incidentId} はありません`, `No incident ${incidentId}`);
+    if (!row) throw new HttpProblem(404, 'incident_not_found', `インシデント ${incidentId} はありません`, `No incident ${incidentId}`);
     const at = new Date(this.now()).toISOString();
     const updated: ThreatIncidentRow = { ...row, status: 'approved', approved_by: admin, approved_at: at };
     // The approval is an audit-log event before anything can leave.
@@ -398,9 +465,9 @@ export class ThreatEngine implements ThreatsAdmin {
   private async approved(incidentId: string): Promise<{ inc: IncidentView; alerts: AlertView[] }> {
     await this.flush();
     const row = await this.d.store.incident(incidentId);
-    if (!row) throw new ThreatAdminError(404, 'incident_not_found', `インシデント ${incidentId} はありません`, `No incident ${incidentId}`);
+    if (!row) throw new HttpProblem(404, 'incident_not_found', `インシデント ${incidentId} はありません`, `No incident ${incidentId}`);
     if (row.status !== 'approved' && row.status !== 'shared') {
-      throw new ThreatAdminError(409, 'not_approved', 'このインシデントは管理者の承認前のため、外部に出せません', 'This incident has not been approved by an administrator, so it cannot leave the organisation');
+      throw new HttpProblem(409, 'not_approved', 'このインシデントは管理者の承認前のため、外部に出せません', 'This incident has not been approved by an administrator, so it cannot leave the organisation');
     }
     const alerts = (await this.d.store.alerts({ limit: 10_000, incident: incidentId })).map(alertView);
     return { inc: incidentView(row), alerts };
@@ -413,16 +480,6 @@ export class ThreatEngine implements ThreatsAdmin {
 
 export const SHARED_COLLECTION = '6d3d1c5e-0b1f-4f7a-9a51-5e4b1a7c0001';
 
-export class ThreatAdminError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly ja: string,
-    readonly en: string,
-  ) {
-    super(en);
-  }
-}
 
 function alertView(r: ThreatAlertRow): AlertView {
   return { ...r, type: r.type as ThreatType, severity: r.severity as AlertView['severity'], action: r.action as ThreatAction, owasp: JSON.parse(r.owasp) as string[], atlas: JSON.parse(r.atlas) as string[] };

@@ -19,7 +19,8 @@
 import type http from 'node:http';
 import { uuidv7 } from '../ops/ids.js';
 import { AuthError, isAdmin, type AdminRules, type Principal } from '../identity/index.js';
-import { SHARED_COLLECTION, ThreatAdminError, type ThreatEngine } from './engine.js';
+import { SHARED_COLLECTION, type ThreatEngine } from './engine.js';
+import { HttpProblem as Problem } from '../ops/problem.js';
 
 export const TAXII_MEDIA = 'application/taxii+json;version=2.1';
 const STIX_MEDIA = 'application/stix+json;version=2.1';
@@ -36,17 +37,6 @@ export interface ThreatHttpDeps {
 
 export function isThreatPath(path: string): boolean {
   return path === '/taxii2/' || path === '/taxii2' || path.startsWith('/taxii2/') || path.startsWith('/admin/v1/threats/');
-}
-
-class Problem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly ja: string,
-    readonly en: string,
-  ) {
-    super(en);
-  }
 }
 
 function bearerOf(authorization: string | undefined): string | undefined {
@@ -99,7 +89,7 @@ export async function handleThreats(d: ThreatHttpDeps, req: http.IncomingMessage
     return await adminRoute(d, req, method, path, query, principal, send);
   } catch (e) {
     req.resume();
-    const p = e instanceof Problem ? e : e instanceof ThreatAdminError ? new Problem(e.status, e.code, e.ja, e.en) : undefined;
+    const p = e instanceof Problem ? e : undefined;
     if (!p) throw e;
     const headers: Record<string, string> = p.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho", Basic realm="sekisho"' } : {};
     if (taxii) send(p.status, { title: p.en, description: p.ja, error_code: p.code, http_status: String(p.status) }, headers);

@@ -1,0 +1,230 @@
+/**
+ * Threat detection (issue #7), the rest of "each detector and response end to end through the
+ * gateway": token budgets and rate limits per principal and tenant; credential stuffing; failed
+ * PINs and presentations on the identity endpoints feeding brute-force detection; webhooks
+ * (HMAC verified as a receiver would) and syslog on real sockets; log and alert actions with
+ * incidents; step-up freshness with a real presentation; per-identity anomalies.
+ *
+ * Several source addresses: Linux routes all of 127.0.0.0/8 to loopback, so a client socket
+ * bound to 127.0.0.N is a distinct source for the gateway.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import OpenAI from 'openai';
+import { startHarness, mocks, tokyoBackend, type Harness } from './support/harness.ts';
+import type { MockUpstream } from '../src/dev/mock-upstream.ts';
+import { createOffer, validateClaims, vaultClaims, type StaffClaims } from '../src/identity/index.ts';
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+/** One HTTP request from the source address `from` (127.0.0.N). */
+function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.from ?? '127.0.0.1', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: any = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const chatBody = (content = '会議の議題を三つ挙げてください。', model = 'default') => JSON.stringify({ model, messages: [{ role: 'user', content }] });
+const chatFrom = (url: string, key: string, from: string, content?: string) =>
+  request(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: chatBody(content), from });
+
+const STAFF: Partial<StaffClaims> = { name: '鈴木 次郎', employee_id: 'E3001', department: '総務部', role: 'staff', clearance: 'L2', trainings: [{ id: 'ai-security-basic', date: '2026-10-01' }] };
+
+describe('unbounded consumption: token budgets per principal and per tenant, counted from the upstream usage', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  before(async () => {
+    // The mock reports usage.total_tokens = 20 for every answer; its reply is 2 characters long,
+    // so reaching the budget on the 4th request proves the upstream's count is what is charged.
+    [tokyo] = await mocks({ name: 'tokyo', reply: '了解' });
+    h = await startHarness({
+      backends: [tokyoBackend(tokyo.url)],
+      models: [{ name: 'default', backends: ['tokyo-llm'] }],
+      admin: { api_keys: ['secops'] },
+      threats: { limits: { principal_tokens_per_day: 50, tenant_tokens_per_day: 130 } },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await tokyo.close();
+  });
+
+  const ask = (key: string) => h.client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: '今日の予定を教えて' }] });
+
+  test('a principal over its budget gets 429 with Retry-After and a bilingual OpenAI-style error; the tenant budget stops everyone', async () => {
+    const a = await h.key({ name: 'budget-a' });
+    for (let i = 0; i < 3; i++) assert.equal((await ask(a)).choices[0]!.message.content, '了解'); // 0 → 20 → 40 → 60 tokens
+    const seen = tokyo.seen.length;
+    let e: any;
+    try {
+      await ask(a);
+    } catch (x) {
+      e = x;
+    }
+    assert.ok(e instanceof OpenAI.RateLimitError, String(e));
+    assert.equal(e.error.type, 'rate_limit_error');
+    assert.equal(e.error.code, 'token_budget_exceeded');
+    assert.equal(e.error.sekisho.code, 'token_budget_exceeded');
+    assert.match(e.error.sekisho.message.ja, /トークンの上限 \(利用者・1日\)/);
+    assert.match(e.error.sekisho.message.en, /principal's daily token budget/);
+    const retry = Number(e.headers.get('retry-after'));
+    assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 86_400, `retry-after ${retry}`);
+    assert.equal(tokyo.seen.length, seen, 'a refused request never reaches the backend');
+
+    // Another principal still has its own budget, until the tenant's (130) is spent: 60 + 60 + 20 = 140.
+    const b = await h.key({ name: 'budget-b' });
+    for (let i = 0; i < 3; i++) await ask(b);
+    await assert.rejects(ask(b), (x: any) => x.status === 429 && x.error.sekisho.code === 'token_budget_exceeded' && /principal's/.test(x.error.sekisho.message.en));
+    const c = await h.key({ name: 'budget-c' });
+    await ask(c); // tenant 120 → 140
+    await assert.rejects(ask(c), (x: any) => {
+      assert.equal(x.status, 429);
+      assert.equal(x.error.sekisho.code, 'token_budget_exceeded');
+      assert.match(x.error.sekisho.message.ja, /テナント・1日/);
+      assert.match(x.error.sekisho.message.en, /tenant's daily token budget/);
+      assert.match(x.headers.get('retry-after') ?? '', /^\d+$/);
+      return true;
+    });
+
+    // Each refusal is an UNBOUNDED_CONSUMPTION alert (OWASP LLM10), visible to administrators.
+    const admin = await h.key({ name: 'secops' });
+    const res = await fetch(`${h.gw.url}/admin/v1/threats/alerts`, { headers: { authorization: `Bearer ${admin}` } });
+    const alerts = ((await res.json()) as any).alerts as any[];
+    assert.ok(alerts.filter((x) => x.type === 'UNBOUNDED_CONSUMPTION' && x.rule === 'sekisho-unbounded-consumption' && x.owasp.includes('LLM10')).length >= 3);
+  });
+});
+
+describe('unbounded consumption: the tenant-wide request rate', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  before(async () => {
+    [tokyo] = await mocks({ name: 'tokyo', reply: '了解' });
+    h = await startHarness({ backends: [tokyoBackend(tokyo.url)], models: [{ name: 'default', backends: ['tokyo-llm'] }], threats: { limits: { tenant_requests_per_minute: 5, principal_requests_per_minute: 100 } } });
+  });
+  after(async () => {
+    await h.close();
+    await tokyo.close();
+  });
+
+  test('requests spread over many principals are limited for the tenant: 429 naming the tenant limit', async () => {
+    const keys = await Promise.all([1, 2, 3].map((i) => h.key({ name: `rate-${i}` })));
+    let limited: any;
+    // 12 requests: even across a minute boundary, one fixed window holds more than 5 of them.
+    for (let i = 0; i < 12 && !limited; i++) {
+      try {
+        await h.client(keys[i % 3]!).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'hi' }] });
+      } catch (e) {
+        limited = e;
+      }
+    }
+    assert.ok(limited instanceof OpenAI.RateLimitError, String(limited));
+    assert.equal(limited.error.sekisho.code, 'rate_limited');
+    assert.match(limited.error.sekisho.message.ja, /テナントの上限/);
+    assert.match(limited.error.sekisho.message.en, /tenant limit/);
+    assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+  });
+});
+
+describe('credential stuffing and brute force, on the API and on the identity endpoints', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  before(async () => {
+    [tokyo] = await mocks({ name: 'tokyo', reply: '了解' });
+    h = await startHarness({
+      backends: [tokyoBackend(tokyo.url)],
+      models: [{ name: 'default', backends: ['tokyo-llm'] }],
+      threats: { auth: { max_failures_per_ip: 5, max_failures_per_credential: 3, window_s: 300, block_s: 300 } },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await tokyo.close();
+  });
+
+  const alerts = () => h.gw.core.threats!.alerts({ limit: 500 });
+
+  test('one leaked (revoked) API key replayed from many addresses: the key is locked, the addresses are not', async () => {
+    const key = await h.key({ name: 'leaked' });
+    assert.equal(await h.gw.core.store.apiKeys.revoke('leaked', new Date().toISOString()), 1); // never used: nothing cached
+    const codes: string[] = [];
+    for (let n = 10; n < 16; n++) codes.push((await chatFrom(h.gw.url, key, `127.0.0.${n}`)).body.error.sekisho.code);
+    // 3 failures (max_failures_per_credential), then the credential itself is refused
+    assert.deepEqual(codes.slice(0, 3), ['revoked_credential', 'revoked_credential', 'revoked_credential']);
+    assert.deepEqual(codes.slice(3), ['credential_locked', 'credential_locked', 'credential_locked']);
+    const locked = await chatFrom(h.gw.url, key, '127.0.0.20');
+    assert.equal(locked.status, 429);
+    assert.match(String(locked.headers['retry-after']), /^\d+$/);
+    assert.match(locked.body.error.sekisho.message.ja, /資格情報/);
+    assert.match(locked.body.error.sekisho.message.en, /locked/);
+    // None of those addresses failed often enough to be refused: a good key from them is served.
+    const ok = await chatFrom(h.gw.url, await h.key(), '127.0.0.12');
+    assert.equal(ok.status, 200);
+    assert.ok((await alerts()).some((a) => a.type === 'CREDENTIAL_STUFFING' && a.rule === 'sekisho-credential-stuffing' && a.action === 'block'));
+  });
+
+  test('wrong PINs for one offer from many addresses lock the offer: even the right PIN is refused afterwards', async () => {
+    const o = await createOffer(h.gw.core.store, h.gw.core.identity!.origin, vaultClaims(h.gw.core.vault), validateClaims({ ...STAFF, employee_id: 'E3002' }), { credentialTtlDays: 30, offerTtlS: 600, txCode: true });
+    const offer = JSON.parse(new URL(o.uri.replace('openid-credential-offer://', 'https://x/')).searchParams.get('credential_offer')!);
+    const code = offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code']['pre-authorized_code'] as string;
+    const wrong = o.txCode === '000000' ? '111111' : '000000';
+    const token = (pin: string, from: string) =>
+      request(`${h.gw.url}/oid4vci/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': code, tx_code: pin }).toString(), from });
+    for (let n = 30; n < 33; n++) {
+      const r = await token(wrong, `127.0.0.${n}`);
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error, 'invalid_grant');
+    }
+    const r = await token(o.txCode!, '127.0.0.33');
+    assert.equal(r.status, 429, JSON.stringify(r.body));
+    assert.equal(r.body.sekisho.code, 'credential_locked');
+    assert.match(String(r.headers['retry-after']), /^\d+$/);
+    assert.ok(!r.body.access_token);
+  });
+
+  test('failed presentations and bad PINs from one address: that address is refused everywhere, others are not', async () => {
+    const from = '127.0.0.40';
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${h.gw.url}/oid4vp/response`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ vp_token: `eyJhbGciOiJFUzI1NiJ9.eyJ4Ijoke${i}fQ.c2ln~`, state: 'nope' }).toString(), from });
+      assert.equal(r.status, 401, JSON.stringify(r.body));
+    }
+    for (let i = 0; i < 2; i++) {
+      const r = await request(`${h.gw.url}/oid4vci/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': `guess-${i}`, tx_code: '123456' }).toString(), from });
+      assert.equal(r.status, 400);
+    }
+    // 5 failures (max_failures_per_ip): the address is refused on the identity endpoints and on the API
+    const again = await request(`${h.gw.url}/oid4vp/request`, { method: 'POST', from });
+    assert.equal(again.status, 429);
+    assert.equal(again.body.error.sekisho.code, 'source_blocked');
+    assert.match(again.body.error.sekisho.message.ja, /送信元/);
+    assert.match(String(again.headers['retry-after']), /^\d+$/);
+    const tok = await request(`${h.gw.url}/oid4vci/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=x', from });
+    assert.equal(tok.status, 429);
+    assert.equal(tok.body.error, 'invalid_request');
+    const api = await chatFrom(h.gw.url, await h.key(), from);
+    assert.equal(api.status, 429);
+    assert.equal(api.body.error.sekisho.code, 'source_blocked');
+    // another address is served
+    assert.equal((await request(`${h.gw.url}/oid4vp/request`, { method: 'POST', from: '127.0.0.41' })).status, 200);
+    assert.ok((await alerts()).some((a) => a.type === 'BRUTE_FORCE' && a.rule === 'sekisho-brute-force-ip'));
+  });
+});
