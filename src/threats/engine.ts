@@ -301,7 +301,11 @@ export class ThreatEngine implements ThreatsAdmin {
     const alerts: AlertView[] = [];
     for (const f of fired) {
       if (!best || RANK[f.rule.action] > RANK[best.action] || (RANK[f.rule.action] === RANK[best.action] && SEV_RANK[f.rule.level] > SEV_RANK[best.level])) best = f.rule;
-      if (f.rule.action === 'log') continue;
+      if (f.rule.action === 'log') {
+        // `log`: a line in the gateway's log, no alert (failed authentications are counted, not logged one by one).
+        if (!events.some((e) => e.event === 'auth_failure')) this.d.log.info({ rule: f.rule.name ?? f.rule.id, type: f.rule.threatType ?? events[0]?.type, principal, request_id: requestId, score: Math.round(f.score * 1000) / 1000 }, 'threat logged');
+        continue;
+      }
       alerts.push(this.alert(f.rule, principal, requestId, f.score, events));
     }
     if (best?.action === 'quarantine' && principal !== 'anonymous') this.quarantine(principal, best.id);
@@ -349,12 +353,19 @@ export class ThreatEngine implements ThreatsAdmin {
   private alert(rule: Rule, principal: string, requestId: string | null, score: number, events: SekishoEvent[]): AlertView {
     const type = (rule.threatType ?? (events[0]?.type as ThreatType | undefined) ?? 'ANOMALY') as ThreatType;
     const ts = new Date(this.now()).toISOString();
-    const key = `${principal}|${rule.id}`;
+    // One incident per principal while its alerts keep coming (one request's alerts, an attack
+    // campaign); failed authentications have no principal: one per rule.
+    const key = principal === 'anonymous' ? `anonymous|${rule.id}` : principal;
     let inc = this.openIncidents.get(key);
     if (!inc || Date.parse(inc.updated_at) < this.now() - this.d.config.incident_window_s * 1000 || inc.status !== 'open') {
-      inc = { id: `inc-${uuidv7()}`, group_key: key, opened_at: ts, updated_at: ts, title: rule.title, severity: rule.level, status: 'open', alert_count: 0, principals: JSON.stringify([principal]), approved_by: null, approved_at: null };
+      inc = { id: `inc-${uuidv7()}`, group_key: key, opened_at: ts, updated_at: ts, title: rule.title, title_ja: rule.titleJa ?? null, severity: rule.level, status: 'open', alert_count: 0, principals: JSON.stringify([principal]), approved_by: null, approved_at: null };
       this.openIncidents.set(key, inc);
       if (this.openIncidents.size > 10_000) this.openIncidents.delete(this.openIncidents.keys().next().value!);
+    } else if (SEV_RANK[rule.level] > SEV_RANK[inc.severity as keyof typeof SEV_RANK]) {
+      // The incident is named after its most severe rule.
+      inc.severity = rule.level;
+      inc.title = rule.title;
+      inc.title_ja = rule.titleJa ?? null;
     }
     inc.alert_count++;
     inc.updated_at = ts;
@@ -363,7 +374,8 @@ export class ThreatEngine implements ThreatsAdmin {
     this.pendingIncidents.set(inc.id, { ...inc });
     this.schedule();
     this.notify(view);
-    this.d.log.warn({ alert: view.id, rule: view.rule, type, principal, action: rule.action, request_id: requestId }, 'threat alert');
+    const metric = events.find((e) => typeof e.metric === 'string')?.metric;
+    this.d.log.warn({ alert: view.id, rule: view.rule, type, principal, action: rule.action, request_id: requestId, incident: inc.id, ...(metric ? { metric } : {}) }, 'threat alert');
     return view;
   }
 
@@ -396,17 +408,7 @@ export class ThreatEngine implements ThreatsAdmin {
 
   private notify(a: AlertView): void {
     const body = JSON.stringify({ type: 'sekisho.threat.alert', tenant: this.d.tenant.id, alert: a });
-    for (const w of this.d.config.webhooks) {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      const key = w.secret_env ? (this.d.env ?? process.env)[w.secret_env] : undefined;
-      const t = String(Math.floor(this.now() / 1000));
-      if (key) headers['x-sekisho-signature'] = `t=${t},v1=${crypto.createHmac('sha256', key).update(`${t}.${body}`).digest('hex')}`;
-      // Only the configured URL; no redirects; bounded time. Metadata only, never text.
-      void fetch(w.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(w.timeout_ms) }).then(
-        (r) => r.body?.cancel(),
-        (e) => this.d.log.warn({ err: (e as Error).message, url: w.url }, 'threats: webhook failed'),
-      );
-    }
+    for (const w of this.d.config.webhooks) this.deliver(w, body, 1);
     const sl = this.d.config.syslog;
     if (sl) {
       const sev = { low: 5, medium: 4, high: 3, critical: 2 }[a.severity];
@@ -420,6 +422,35 @@ export class ThreatEngine implements ThreatsAdmin {
         c.on('timeout', () => c.destroy());
       }
     }
+  }
+
+  /**
+   * POSTs one alert to a webhook, signed (HMAC-SHA256 over `t.body`, header
+   * `x-sekisho-signature: t=…,v1=…`) when a key is configured; retried twice (0.5 s, 2 s) after a
+   * network error, 429 or 5xx. Never awaited by a request: notifications cannot hold up or
+   * change a decision.
+   */
+  private deliver(w: ThreatsConfig['webhooks'][number], body: string, attempt: number): void {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-sekisho-delivery-attempt': String(attempt) };
+    const key = w.secret_env ? (this.d.env ?? process.env)[w.secret_env] : undefined;
+    const t = String(Math.floor(Date.now() / 1000));
+    if (key) headers['x-sekisho-signature'] = `t=${t},v1=${crypto.createHmac('sha256', key).update(`${t}.${body}`).digest('hex')}`;
+    const retry = (why: string) => {
+      if (attempt >= WEBHOOK_ATTEMPTS) {
+        this.d.log.warn({ err: why, url: w.url, attempts: attempt }, 'threats: webhook failed');
+        return;
+      }
+      setTimeout(() => this.deliver(w, body, attempt + 1), 500 * 4 ** (attempt - 1)).unref();
+    };
+    // Only the configured URL; no redirects; bounded time. Metadata only, never text.
+    fetch(w.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(w.timeout_ms) }).then(
+      (r) => {
+        void r.body?.cancel().catch(() => undefined);
+        if (r.status === 429 || r.status >= 500) retry(`HTTP ${r.status}`);
+        else if (!r.ok) this.d.log.warn({ status: r.status, url: w.url }, 'threats: webhook refused the alert');
+      },
+      (e) => retry((e as Error).message),
+    );
   }
 
   // ------------------------------------------------------------ ThreatsAdmin
@@ -478,6 +509,8 @@ export class ThreatEngine implements ThreatsAdmin {
   }
 }
 
+const WEBHOOK_ATTEMPTS = 3;
+
 export const SHARED_COLLECTION = '6d3d1c5e-0b1f-4f7a-9a51-5e4b1a7c0001';
 
 
@@ -486,7 +519,7 @@ function alertView(r: ThreatAlertRow): AlertView {
 }
 
 function incidentView(r: ThreatIncidentRow): IncidentView {
-  return { id: r.id, opened_at: r.opened_at, updated_at: r.updated_at, title: r.title, severity: r.severity as IncidentView['severity'], status: r.status as IncidentView['status'], alert_count: r.alert_count, principals: JSON.parse(r.principals) as string[], approved_by: r.approved_by };
+  return { id: r.id, opened_at: r.opened_at, updated_at: r.updated_at, title: r.title, title_ja: r.title_ja ?? null, severity: r.severity as IncidentView['severity'], status: r.status as IncidentView['status'], alert_count: r.alert_count, principals: JSON.parse(r.principals) as string[], approved_by: r.approved_by };
 }
 
 /** RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG */
