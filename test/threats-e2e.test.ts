@@ -498,3 +498,85 @@ describe('step-up: only a session from a fresh presentation is accepted afterwar
     assert.equal((await ask(key)).choices[0]!.message.content, '了解しました。');
   });
 });
+
+describe('per-identity anomalies: robust baselines built from real requests, the tenant baseline for new identities', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  let osaka: MockUpstream;
+  // The threat engine's clock: the baseline spans days without waiting for them.
+  let now = Date.parse('2026-03-02T09:05:00Z');
+  const DAY = 86_400_000;
+  const at = (day: number, hh: number, mm = 5) => Date.parse('2026-03-02T00:00:00Z') + day * DAY + hh * 3_600_000 + mm * 60_000;
+  before(async () => {
+    [tokyo, osaka] = await mocks({ name: 'tokyo', reply: '了解' }, { name: 'osaka', reply: '了解' });
+    h = await startHarness(
+      {
+        backends: [tokyoBackend(tokyo.url), tokyoBackend(osaka.url, { id: 'osaka-llm', location: { country: 'JP', region: 'osaka' } })],
+        models: [
+          { name: 'default', backends: ['tokyo-llm'] },
+          { name: 'other', backends: ['osaka-llm'] },
+        ],
+        threats: { anomaly: { min_history_hours: 8, mad_threshold: 6 } },
+      },
+      { threatsClock: () => now },
+    );
+  });
+  after(async () => {
+    await h.close();
+    await Promise.all([tokyo.close(), osaka.close()]);
+  });
+
+  const ask = (key: string, model = 'default') => h.client(key).chat.completions.create({ model, messages: [{ role: 'user', content: '今日の予定を確認して' }] });
+  const principalOf = async (name: string) => `key:${(await h.gw.core.store.apiKeys.list()).find((k) => k.name === name)!.id}`;
+  /** The anomaly metrics alerted for `principal` so far (the alert's log line names the metric). */
+  const metrics = (principal: string) =>
+    h.logs
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'threat alert' && l.rule === 'sekisho-identity-anomaly' && l.principal === principal)
+      .map((l) => l.metric as string);
+
+  test('a baseline of ordinary days; then volume, token use, an unusual hour and a new backend each raise an alert, and requests still pass', async () => {
+    const key = await h.key({ name: 'analyst' });
+    const me = await principalOf('analyst');
+    // ten days, two requests at 09:xx UTC each day (every request is answered, usage 20 tokens each)
+    for (let day = 0; day < 10; day++) {
+      now = at(day, 9);
+      for (let i = 0; i < 2; i++) assert.equal((await ask(key)).choices[0]!.message.content, '了解');
+    }
+    now = at(10, 9);
+    await ask(key);
+    await ask(key);
+    assert.deepEqual(metrics(me), [], 'an ordinary hour raises nothing');
+    // the same hour, many more requests: tokens first (80 > 40 + 6·MAD floor), then the request count
+    for (let i = 0; i < 9; i++) assert.equal((await ask(key)).choices[0]!.message.content, '了解');
+    assert.deepEqual(metrics(me).sort(), ['requests_per_hour', 'tokens_per_hour']);
+    // 03:00, an hour of the day this identity never used
+    now = at(11, 3);
+    await ask(key);
+    assert.ok(metrics(me).includes('unusual_hour'), JSON.stringify(metrics(me)));
+    // back at its usual hour, a backend it never used
+    now = at(12, 9);
+    assert.ok(!metrics(me).includes('new_backend'));
+    await ask(key, 'other');
+    assert.ok(metrics(me).includes('new_backend'), JSON.stringify(metrics(me)));
+    assert.equal(metrics(me).length, 4, 'each crossing alerts once');
+    const alerts = (await h.gw.core.threats!.alerts({ limit: 100 })).filter((a) => a.principal === me);
+    assert.equal(alerts.length, 4);
+    assert.ok(alerts.every((a) => a.type === 'ANOMALY' && a.action === 'alert' && a.owasp.includes('LLM10')));
+    // the two alerts of one hour are one incident; the days apart (beyond incident_window_s) are incidents of their own
+    assert.equal(new Set(alerts.map((a) => a.incident_id)).size, 3);
+  });
+
+  test('a new identity is judged against the tenant-wide baseline: ordinary use passes quietly, a burst alerts', async () => {
+    now = at(12, 9, 30);
+    const quiet = await h.key({ name: 'newcomer-quiet' });
+    await ask(quiet);
+    await ask(quiet);
+    assert.deepEqual(metrics(await principalOf('newcomer-quiet')), []);
+    const busy = await h.key({ name: 'newcomer-busy' });
+    const them = await principalOf('newcomer-busy');
+    for (let i = 0; i < 12; i++) await ask(busy);
+    // no history of its own: only volume and tokens can be judged (against the tenant's hours), not hours or backends
+    assert.deepEqual(metrics(them).sort(), ['requests_per_hour', 'tokens_per_hour']);
+  });
+});
