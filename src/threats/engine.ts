@@ -85,6 +85,9 @@ export class ThreatEngine implements ThreatsAdmin {
   /** Principals that must present afresh: when the step-up was required (ms since epoch). */
   private readonly stepUps = new Map<string, number>();
   private unsubscribeStepUp: (() => void) | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  /** Quarantines this process decided lately (their rows may not be written yet). */
+  private readonly recentQuarantines = new Map<string, number>();
   private pendingAlerts: ThreatAlertRow[] = [];
   private pendingIncidents = new Map<string, ThreatIncidentRow>();
   private openIncidents = new Map<string, ThreatIncidentRow>();
@@ -112,11 +115,15 @@ export class ThreatEngine implements ThreatsAdmin {
 
   async start(): Promise<void> {
     for (const p of await this.d.store.quarantined()) this.quarantined.add(p);
+    // The store is the truth: a release by `sekisho threats release` (another process, no bus
+    // without Redis) or a lost bus message is picked up within QUARANTINE_SYNC_MS.
+    this.syncTimer = setInterval(() => void this.syncQuarantine(), QUARANTINE_SYNC_MS);
+    this.syncTimer.unref();
     this.unsubscribe = await this.d.bus.subscribe('threats.quarantine', (m) => {
       try {
         const msg = JSON.parse(m) as { principal: string; on: boolean };
         if (msg.on) this.quarantined.add(msg.principal);
-        else this.quarantined.delete(msg.principal);
+        else (this.quarantined.delete(msg.principal), this.recentQuarantines.delete(msg.principal));
       } catch {
         /* not ours */
       }
@@ -327,9 +334,22 @@ export class ThreatEngine implements ThreatsAdmin {
     return w.n;
   }
 
+  private async syncQuarantine(): Promise<void> {
+    try {
+      const rows = new Set(await this.d.store.quarantined());
+      const t = this.now();
+      for (const [p, at] of this.recentQuarantines) if (t - at > 10 * QUARANTINE_SYNC_MS) this.recentQuarantines.delete(p);
+      for (const p of this.quarantined) if (!rows.has(p) && !this.recentQuarantines.has(p)) this.quarantined.delete(p);
+      for (const p of rows) this.quarantined.add(p);
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message }, 'threats: quarantine list not read');
+    }
+  }
+
   private quarantine(principal: string, rule: string): void {
     if (this.quarantined.has(principal)) return;
     this.quarantined.add(principal);
+    this.recentQuarantines.set(principal, this.now());
     const at = new Date(this.now()).toISOString();
     void this.d.store.setQuarantine(principal, true, at, rule).catch((e) => this.d.log.error({ err: (e as Error).message }, 'threats: quarantine not stored'));
     void this.d.bus.publish('threats.quarantine', JSON.stringify({ principal, on: true })).catch(() => undefined);
@@ -338,6 +358,7 @@ export class ThreatEngine implements ThreatsAdmin {
   /** An administrator releases a quarantined principal. */
   async release(principal: string, admin: string): Promise<boolean> {
     const was = this.quarantined.delete(principal);
+    this.recentQuarantines.delete(principal);
     await this.d.store.setQuarantine(principal, false, new Date(this.now()).toISOString(), '');
     await this.d.bus.publish('threats.quarantine', JSON.stringify({ principal, on: false }));
     await this.d.audit?.appendEvent('threats.released', { principal, admin });
@@ -399,6 +420,7 @@ export class ThreatEngine implements ThreatsAdmin {
   }
 
   async close(): Promise<void> {
+    if (this.syncTimer) clearInterval(this.syncTimer);
     this.unsubscribe?.();
     this.unsubscribeStepUp?.();
     await this.flush();
@@ -510,6 +532,7 @@ export class ThreatEngine implements ThreatsAdmin {
 }
 
 const WEBHOOK_ATTEMPTS = 3;
+const QUARANTINE_SYNC_MS = 2000;
 
 export const SHARED_COLLECTION = '6d3d1c5e-0b1f-4f7a-9a51-5e4b1a7c0001';
 
