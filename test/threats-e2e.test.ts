@@ -231,6 +231,17 @@ describe('credential stuffing and brute force, on the API and on the identity en
     assert.equal((await request(`${h.gw.url}/oid4vp/request`, { method: 'POST', from: '127.0.0.41' })).status, 200);
     assert.ok((await alerts()).some((a) => a.type === 'BRUTE_FORCE' && a.rule === 'sekisho-brute-force-ip'));
   });
+
+  test('guessing administrator keys on TAXII (HTTP Basic) from one address: refused after the limit', async () => {
+    const from = '127.0.0.50';
+    const taxii = (password: string) => request(`${h.gw.url}/taxii2/`, { headers: { authorization: `Basic ${Buffer.from(`secops:${password}`).toString('base64')}`, accept: 'application/taxii+json;version=2.1' }, from });
+    for (let i = 0; i < 5; i++) assert.equal((await taxii(`sk-sekisho-${'x'.repeat(42)}${i}`)).status, 401);
+    const r = await taxii(`sk-sekisho-${'y'.repeat(43)}`);
+    assert.equal(r.status, 429);
+    assert.equal(r.body.error_code, 'source_blocked');
+    assert.match(String(r.headers['content-type']), /application\/taxii\+json/);
+    assert.match(String(r.headers['retry-after']), /^\d+$/);
+  });
 });
 
 /** Waits until `check` returns a value (polling; fails after `ms`). */
