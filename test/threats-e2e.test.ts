@@ -208,11 +208,16 @@ describe('credential stuffing and brute force, on the API and on the identity en
 
   test('failed presentations and bad PINs from one address: that address is refused everywhere, others are not', async () => {
     const from = '127.0.0.40';
+    const stuffing = (await alerts()).filter((a) => a.type === 'CREDENTIAL_STUFFING').length;
+    const bad = await request(`${h.gw.url}/oid4vp/response`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ vp_token: 'eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2ln~', state: 'nope' }).toString(), from });
+    assert.equal(bad.status, 401, JSON.stringify(bad.body));
+    // presentations without any vp_token name no credential: counted for the address only (3 would otherwise be "stuffing")
     for (let i = 0; i < 3; i++) {
-      const r = await request(`${h.gw.url}/oid4vp/response`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ vp_token: `eyJhbGciOiJFUzI1NiJ9.eyJ4Ijoke${i}fQ.c2ln~`, state: 'nope' }).toString(), from });
-      assert.equal(r.status, 401, JSON.stringify(r.body));
+      const none = await request(`${h.gw.url}/oid4vp/response`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'state=nope', from });
+      assert.equal(none.status, 401);
+      assert.equal(none.body.error.sekisho.code, 'malformed_presentation');
     }
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 1; i++) {
       const r = await request(`${h.gw.url}/oid4vci/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code', 'pre-authorized_code': `guess-${i}`, tx_code: '123456' }).toString(), from });
       assert.equal(r.status, 400);
     }
@@ -231,6 +236,7 @@ describe('credential stuffing and brute force, on the API and on the identity en
     // another address is served
     assert.equal((await request(`${h.gw.url}/oid4vp/request`, { method: 'POST', from: '127.0.0.41' })).status, 200);
     assert.ok((await alerts()).some((a) => a.type === 'BRUTE_FORCE' && a.rule === 'sekisho-brute-force-ip'));
+    assert.equal((await alerts()).filter((a) => a.type === 'CREDENTIAL_STUFFING').length, stuffing, 'distinct credentials (or none) are not credential stuffing');
   });
 
   test('guessing administrator keys on TAXII (HTTP Basic) from one address: refused after the limit', async () => {

@@ -121,7 +121,7 @@ const OAUTH_CODES: Record<string, string> = { invalid_grant: 'invalid_grant', in
 export interface IdentityGuard {
   refusedSource(ip: string | undefined): HttpProblem | undefined;
   refusedCredential(credential: string): HttpProblem | undefined;
-  failed(ip: string | undefined, credential: string, endpoint: string): void;
+  failed(ip: string | undefined, credential: string | undefined, endpoint: string): void;
 }
 
 /** What failures are counted against: a short hash, so that no secret is kept or logged. */
@@ -226,8 +226,8 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
     if (e instanceof AuthError) {
       // RFC 6749 §5.2: a bad grant or request is 400; a bad token or proof is 401.
       const status = oauth && (e.code === 'invalid_grant' || e.code === 'invalid_credential') ? 400 : 401;
-      // Counted per source, and per credential when the request named one (else per source only).
-      guard?.failed(ip, credential ?? `source:${ip ?? 'unknown'}`, path);
+      // Counted per source, and per credential when the request named one.
+      guard?.failed(ip, credential, path);
       return sendProblem(res, { status, code: e.code, ja: e.ja, en: e.en }, oauth ? (OAUTH_CODES[e.code] ?? 'invalid_request') : undefined);
     }
     if (e instanceof HttpProblem) return sendProblem(res, e, oauth ? 'invalid_request' : undefined);

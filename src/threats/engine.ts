@@ -223,16 +223,16 @@ export class ThreatEngine implements ThreatsAdmin {
     }
   }
 
-  /** A failed authentication (API key, session, presentation) from `ip` with `credential` (a hash). */
-  authFailure(ip: string | undefined, credential: string, endpoint: string): void {
-    const ev: SekishoEvent = { event: 'auth_failure', source_ip: ip ?? 'unknown', credential, endpoint };
+  /** A failed authentication (API key, session, presentation) from `ip` with `credential` (a hash; undefined when the request named none). */
+  authFailure(ip: string | undefined, credential: string | undefined, endpoint: string): void {
+    const ev: SekishoEvent = { event: 'auth_failure', source_ip: ip ?? 'unknown', endpoint, ...(credential ? { credential } : {}) };
     const v = this.evaluate([ev], 'anonymous', null, 1);
     // A correlation rule that blocks refuses what it counted: the source address, or the credential.
     const until = this.now() + this.d.config.auth.block_s * 1000;
     for (const rule of v.fired) {
       if (RANK[rule.action] < RANK.block || !rule.correlation) continue;
       if (rule.correlation.groupBy.includes('source_ip') && ip) this.blockedSources.set(ip, until);
-      if (rule.correlation.groupBy.includes('credential')) {
+      if (rule.correlation.groupBy.includes('credential') && credential) {
         if (this.blockedCredentials.size > 100_000) this.blockedCredentials.clear();
         this.blockedCredentials.set(credential, until);
       }
@@ -300,7 +300,10 @@ export class ThreatEngine implements ThreatsAdmin {
       fired.push({ rule, score: typeof hit.score === 'number' ? hit.score : score });
       for (const c of this.rules) {
         if (!c.correlation || !c.correlation.rules.some((x) => x === rule.id || x === rule.name)) continue;
-        const group = c.correlation.groupBy.map((g) => String(hit[g] ?? (g === 'principal' ? principal : ''))).join('|');
+        // An event without a group-by field (a failure that named no credential) is not counted by that correlation.
+        const values = c.correlation.groupBy.map((g) => hit[g] ?? (g === 'principal' ? principal : undefined));
+        if (values.some((v) => v === undefined || v === '')) continue;
+        const group = values.map(String).join('|');
         const n = this.countSync(`corr:${c.id}:${group}`, c.correlation.timespanMs);
         if (n >= c.correlation.gte) fired.push({ rule: c, score: 1 });
       }
