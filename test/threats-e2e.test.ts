@@ -119,6 +119,34 @@ describe('unbounded consumption: token budgets per principal and per tenant, cou
   });
 });
 
+describe('unbounded consumption: a streamed answer is charged the usage the upstream reports', () => {
+  let h: Harness;
+  let tokyo: MockUpstream;
+  before(async () => {
+    [tokyo] = await mocks({ name: 'tokyo', reply: '了解' });
+    h = await startHarness({ backends: [tokyoBackend(tokyo.url)], models: [{ name: 'default', backends: ['tokyo-llm'] }], threats: { limits: { principal_tokens_per_day: 50 } } });
+  });
+  after(async () => {
+    await h.close();
+    await tokyo.close();
+  });
+
+  test('stream_options.include_usage: 20 tokens per streamed answer (its 2 characters alone would be 1), the 4th request is refused', async () => {
+    const key = await h.key({ name: 'streamer' });
+    const stream = async () => {
+      let text = '';
+      let usage: number | undefined;
+      for await (const chunk of await h.client(key).chat.completions.create({ model: 'default', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: '今日の予定を教えて' }] })) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.usage) usage = chunk.usage.total_tokens;
+      }
+      return { text, usage };
+    };
+    for (let i = 0; i < 3; i++) assert.deepEqual(await stream(), { text: '了解', usage: 20 }, 'the usage chunk reaches the client');
+    await assert.rejects(stream(), (e: any) => e.status === 429 && e.error.sekisho.code === 'token_budget_exceeded');
+  });
+});
+
 describe('unbounded consumption: the tenant-wide request rate', () => {
   let h: Harness;
   let tokyo: MockUpstream;
