@@ -122,7 +122,7 @@ export class ThreatEngine implements ThreatsAdmin {
     this.unsubscribe = await this.d.bus.subscribe('threats.quarantine', (m) => {
       try {
         const msg = JSON.parse(m) as { principal: string; on: boolean };
-        if (msg.on) this.quarantined.add(msg.principal);
+        if (msg.on) (this.quarantined.add(msg.principal), this.recentQuarantines.set(msg.principal, this.now()));
         else (this.quarantined.delete(msg.principal), this.recentQuarantines.delete(msg.principal));
       } catch {
         /* not ours */
@@ -440,7 +440,11 @@ export class ThreatEngine implements ThreatsAdmin {
       const msg = syslogLine(4 * 8 + sev, new Date(this.now()).toISOString(), os.hostname(), a);
       if (sl.protocol === 'udp') {
         const sock = dgram.createSocket(net.isIPv6(sl.host) ? 'udp6' : 'udp4');
-        sock.send(Buffer.from(msg), sl.port, sl.host, () => sock.close());
+        sock.on('error', (e) => this.d.log.warn({ err: e.message }, 'threats: syslog failed'));
+        sock.send(Buffer.from(msg), sl.port, sl.host, (e) => {
+          if (e) this.d.log.warn({ err: e.message }, 'threats: syslog failed');
+          sock.close();
+        });
       } else {
         const c = net.connect({ host: sl.host, port: sl.port, timeout: 3000 }, () => c.end(`${Buffer.byteLength(msg)} ${msg}`));
         c.on('error', (e) => this.d.log.warn({ err: e.message }, 'threats: syslog failed'));
