@@ -150,10 +150,11 @@ describe('sessions', () => {
     const p = withAttrs({ id: 'vc:x', kind: 'person', name: 'x', defaultLevel: 'L0', maxLevel: 'L2' }, { kind: 'person', clearance: 'L2', role: '', department: '', trainings: [] });
     const a = s.create(p, 'x', undefined, now + 3600_000);
     const b = s.create(p, 'y', undefined, now + 10_000);
-    assert.equal(s.authenticate(a.token), p);
+    // the session's principal carries when the session was opened (step-up freshness)
+    assert.deepEqual(s.authenticate(a.token), { ...p, authTime: 1_000_000 });
     now += 11_000;
     assert.throws(() => s.authenticate(b.token), (e: any) => e.code === 'session_expired');
-    assert.equal(s.authenticate(a.token), p);
+    assert.deepEqual(s.authenticate(a.token), { ...p, authTime: 1_000_000 });
     now += 60_000;
     assert.throws(() => s.authenticate(a.token), (e: any) => e.code === 'session_expired');
   });

@@ -116,7 +116,7 @@ export class Checkpoint {
       const route = this.modelRoute(parsed.model);
       const conversation = await this.conversation(req, principal);
       const segments = threats ? parsed.segments() : [];
-      if (threats) this.threatCheck(threats.inspectRequest(principal, segments, req.requestId), trace);
+      if (threats) this.threatCheck(threats.inspectRequest(principal, segments, req.requestId), trace, principal);
       const inspection = this.inspect(principal, req, parsed, conversation?.tokens);
       trace.level = inspection.level;
       trace.flags = inspection.flags;
@@ -146,12 +146,13 @@ export class Checkpoint {
           maxResponseBytes: this.d.limits.maxResponseBytes,
           answer,
           threatAnswer: threats
-            ? (text: string, tokens: number) => {
+            ? (text: string, tokens: number, backend: string) => {
                 const fp = new PromptFingerprint(segments.filter((x) => x.role === 'system' || x.role === 'developer').map((x) => x.text));
                 const secrets = this.d.content ? this.d.content.findings(text).filter((f) => f.type === 'SECRET').length : 0;
-                threats.observe(principal, null, tokens, req.requestId);
+                threats.observe(principal, backend, tokens, req.requestId);
                 const v = threats.inspectAnswer(principal, text, fp, secrets, req.requestId);
                 for (const h of v.hits) trace.findings[`answer:threat:${h.type}`] = 1;
+                if (v.action === 'step_up') threats.requireStepUp(principal);
                 return v.action === 'block' || v.action === 'quarantine' || v.action === 'step_up';
               }
             : undefined,
@@ -177,7 +178,7 @@ export class Checkpoint {
   }
 
   /** Threats found in the request: the strongest rule's action decides. */
-  private threatCheck(v: Verdict, trace: Trace): void {
+  private threatCheck(v: Verdict, trace: Trace, principal: Principal): void {
     for (const h of v.hits) trace.findings[`threat:${h.type}`] = (trace.findings[`threat:${h.type}`] ?? 0) + 1;
     const rule = v.rule;
     const details = { threats: v.hits.map((h) => ({ type: h.type, score: h.score })), rule: rule?.name ?? rule?.id, alert: v.alerts[0]?.id, owasp: rule?.owasp, atlas: rule?.atlas };
@@ -185,6 +186,7 @@ export class Checkpoint {
       case 'block':
         throw new CheckpointError(403, 'permission_error', 'threat_blocked', `攻撃の可能性がある内容 (${rule?.title ?? ''}) を検知したため、送信を止めました`, `The request was stopped: it looks like an attack (${rule?.title ?? ''})`, details);
       case 'step_up':
+        this.d.threats?.requireStepUp(principal);
         throw new CheckpointError(401, 'authentication_error', 'step_up_required', '追加の本人確認が必要です。資格情報をもう一度提示してください (sekisho login)', 'A fresh presentation of your credential is required (sekisho login)', details);
       case 'quarantine':
         throw new CheckpointError(403, 'permission_error', 'principal_quarantined', 'この利用者は脅威検知により隔離されました。管理者に解除を依頼してください', 'This principal has been quarantined by threat detection. Ask an administrator to release it', details);
@@ -195,12 +197,17 @@ export class Checkpoint {
 
   /** authenticate: bearer credential → principal. */
   private async authenticate(req: CheckpointRequest): Promise<Principal> {
+    const threats = this.d.threats;
+    // A credential locked after credential stuffing is refused before it is checked (hashed only while some are locked).
+    if (threats?.locksCredentials && req.authorization) {
+      const locked = threats.refusedCredential(credentialHash(req.authorization));
+      if (locked) throw refusal(locked);
+    }
     try {
       return await this.d.auth.authenticate(req.authorization);
     } catch (e) {
       if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
-        const cred = crypto.createHash('sha256').update(req.authorization ?? '').digest('base64url').slice(0, 22);
-        this.d.threats.authFailure(req.remote, cred, 'api');
+        this.d.threats.authFailure(req.remote, credentialHash(req.authorization ?? ''), 'api');
       }
       if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
       throw e;
@@ -430,6 +437,11 @@ interface Trace {
   retained: { subject: string; body: Record<string, unknown>; capture: Capture } | null;
   /** HMAC commitment of the request body (the audit leaf holds it, never the body). */
   requestCommit: string | null;
+}
+
+/** What the threat engine counts failures against: a short hash of the presented credential (never the credential). */
+function credentialHash(authorization: string): string {
+  return crypto.createHash('sha256').update(authorization).digest('base64url').slice(0, 22);
 }
 
 function refusal(r: { status: number; code: string; ja: string; en: string; retryAfterS?: number }): CheckpointError {

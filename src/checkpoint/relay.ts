@@ -39,7 +39,7 @@ export interface RelayInput {
    * Threat detection on the answer's whole text (and its token count): true withholds a
    * complete answer; a stream, already sent, is only reported.
    */
-  threatAnswer?: ((text: string, tokens: number) => boolean) | undefined;
+  threatAnswer?: ((text: string, tokens: number, backend: string) => boolean) | undefined;
 }
 
 export interface RelayOutcome {
@@ -252,7 +252,7 @@ export class Relay {
         if (ok && input.threatAnswer) {
           const text = answerText(json);
           const usage = (json.usage as { total_tokens?: unknown } | undefined)?.total_tokens;
-          if (input.threatAnswer(text, typeof usage === 'number' ? usage : Math.ceil(text.length / 3))) {
+          if (input.threatAnswer(text, typeof usage === 'number' ? usage : Math.ceil(text.length / 3), id)) {
             throw new CheckpointError(403, 'permission_error', 'answer_withheld', '回答にシステムプロンプトや秘密情報の持ち出しの疑いがあるため、回答を差し止めました', 'The answer was withheld: it appears to leak the system prompt or secrets', {});
           }
         }
@@ -303,6 +303,8 @@ export class Relay {
   ): Promise<RelayOutcome | undefined> {
     const framer = new SseFramer();
     let streamed = '';
+    /** The upstream's own count, when it sends one (stream_options.include_usage). */
+    let streamUsage: number | undefined;
     const it = res.body[Symbol.asyncIterator]();
     let started = false;
     let streamEnd: RelayOutcome['streamEnd'] = 'eof';
@@ -395,6 +397,8 @@ export class Relay {
           }
           if (input.threatAnswer && streamed.length < 131072) {
             for (const d of parsed.data) {
+              const u = (d.usage as { total_tokens?: unknown } | null | undefined)?.total_tokens;
+              if (typeof u === 'number') streamUsage = u;
               for (const c of (Array.isArray(d.choices) ? d.choices : []) as Choice[]) if (typeof c?.delta?.content === 'string') streamed += c.delta.content;
             }
           }
@@ -452,7 +456,7 @@ export class Relay {
     }
     if (streamEnd === 'done') void drainAfterDone(it, res);
     // A stream is already with the client: threats in it are reported, not withheld.
-    if (started && input.threatAnswer && streamed) input.threatAnswer(streamed, Math.ceil(streamed.length / 3));
+    if (started && input.threatAnswer && (streamed || streamUsage !== undefined)) input.threatAnswer(streamed, streamUsage ?? Math.ceil(streamed.length / 3), id);
     if (!started) {
       // Only reachable when the client left before anything was sent.
       this.router.release(id);

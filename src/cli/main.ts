@@ -2,7 +2,7 @@
  * `sekisho` command line.
  *   serve | try | apikey create|list|revoke | credential issue|offer|revoke|list | login |
  *   policy test|explain | identity did|rotate-key | config schema|check|reload|networkpolicy | inspect |
- *   keys status|rotate|retire | erase | mock-upstream
+ *   keys status|rotate|retire | erase | threats alerts|incidents|approve|export|release | mock-upstream
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, jsonSchema } from '../config/index.js';
@@ -33,6 +33,9 @@ const HELP = `関所 Sekisho — 主権 AI ゲートウェイ / sovereign AI gat
   keys status [--json] | keys rotate [--batch N] | keys retire --version N
                                                       テナント鍵の状態・ローテーション・廃止 / tenant key status, rotation, retirement
   erase --subject ID                                  対象者の鍵を破棄 (暗号消去) / destroy a subject's key (crypto-shredding)
+  threats alerts [--since 24h] [--json] | threats incidents [--status S] [--json]
+  threats approve ID | threats export ID --stix|--jpcert | threats release PRINCIPAL
+                                                      脅威検知の警告・インシデント・共有承認・隔離解除 / threat alerts, incidents, sharing approval, quarantine release
   mock-upstream [--port 9001] [--name N]              試用の模擬モデルサーバ / a fake model server for trials
   audit vkey                                          監査ログの検証鍵 / the audit log's verifier key
   audit verify [--url URL] [--vkey K] [--since CHECKPOINT_FILE] [--counts --from D --to D]
@@ -68,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./identity.js')).identity(rest, io);
     case 'keys':
       return (await import('./keys.js')).keys(rest, io);
+    case 'threats':
+      return (await import('./threats.js')).threats(rest, io);
     case 'erase':
       return (await import('./keys.js')).erase(rest, io);
     case 'config': {

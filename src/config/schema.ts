@@ -365,9 +365,9 @@ export const Threats = z
     auth: z
       .object({
         max_failures_per_ip: z.number().int().positive().default(20).describe('failed authentications from one source IP within window_s before it is refused'),
-        max_failures_per_credential: z.number().int().positive().default(10).describe('failed attempts on one credential (from any IP) within window_s'),
+        max_failures_per_credential: z.number().int().positive().default(10).describe('failed attempts on one credential (an API key, an offer and its PIN, a presented credential) from any IP within window_s before that credential is locked'),
         window_s: z.number().int().min(1).max(86_400).default(300),
-        block_s: z.number().int().min(1).max(86_400).default(900).describe('how long a source IP stays refused'),
+        block_s: z.number().int().min(1).max(86_400).default(900).describe('how long a source IP or a locked credential stays refused'),
       })
       .strict()
       .default({ max_failures_per_ip: 20, max_failures_per_credential: 10, window_s: 300, block_s: 900 }),

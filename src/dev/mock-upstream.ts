@@ -173,6 +173,8 @@ export function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockU
     const frame = (delta: object, finish: string | null) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     const events = [frame({ role: 'assistant', content: '' }, null), ...parts.map((p) => frame({ content: p }, null)), frame({}, 'stop'), 'data: [DONE]\n\n'];
+    // As OpenAI does with stream_options.include_usage: a last chunk with the usage and no choices.
+    if (body.stream_options?.include_usage === true) events.splice(events.length - 1, 0, `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } })}\n\n`);
     if (f === 'garbage_sse') {
       res.write(events[0]);
       res.write(events[1] ?? '');

@@ -9,8 +9,10 @@
  *   POST /oid4vp/session  transaction_id=…   the initiating device picks up the session (cross-device)
  * Bodies are bounded (64 KiB) and read with a time limit; errors carry a code and ja/en.
  */
+import crypto from 'node:crypto';
 import type http from 'node:http';
 import { AuthError } from './errors.js';
+import { HttpProblem } from '../ops/problem.js';
 import { RedisError } from '../store/redis-errors.js';
 import type { IdentityService } from './service.js';
 import { STATUS_LIST_ID } from './vci.js';
@@ -35,17 +37,6 @@ export function isIdentityPath(path: string): boolean {
   return IDENTITY_PATHS.has(path) || path.startsWith('/oid4vp/request/');
 }
 
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly ja: string,
-    readonly en: string,
-  ) {
-    super(en);
-  }
-}
-
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -54,9 +45,10 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 }
 
 /** OAuth-style for the OpenID4VCI endpoints, OpenAI-style elsewhere; both carry `sekisho`. */
-function sendProblem(res: http.ServerResponse, p: { status: number; code: string; ja: string; en: string }, oauth: string | undefined): void {
+function sendProblem(res: http.ServerResponse, p: { status: number; code: string; ja: string; en: string; retryAfterS?: number | undefined }, oauth: string | undefined): void {
   const sekisho = { code: p.code, message: { ja: p.ja, en: p.en } };
   const headers: Record<string, string> = p.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho"' } : {};
+  if (p.retryAfterS !== undefined) headers['retry-after'] = String(p.retryAfterS);
   if (oauth) send(res, p.status, { error: oauth, error_description: p.en, sekisho }, headers);
   else send(res, p.status, { error: { message: p.en, type: p.status === 401 ? 'authentication_error' : 'invalid_request_error', param: null, code: p.code, sekisho } }, headers);
 }
@@ -120,10 +112,43 @@ function json(b: { type: string; text: string }): unknown {
 
 const OAUTH_CODES: Record<string, string> = { invalid_grant: 'invalid_grant', invalid_token: 'invalid_token', invalid_proof: 'invalid_proof', invalid_credential: 'invalid_credential_request' };
 
+/**
+ * Brute-force defence around the presentation and token endpoints (threat detection): refused
+ * sources and locked credentials are turned away before anything is verified, and every failed
+ * PIN, token, proof or presentation is reported with the source address and a hash of what it
+ * tried (the offer's code, the access token, the presented credential), never the value itself.
+ */
+export interface IdentityGuard {
+  refusedSource(ip: string | undefined): HttpProblem | undefined;
+  refusedCredential(credential: string): HttpProblem | undefined;
+  failed(ip: string | undefined, credential: string | undefined, endpoint: string): void;
+}
+
+/** What failures are counted against: a short hash, so that no secret is kept or logged. */
+function credentialHash(kind: string, value: string): string {
+  return `${kind}:${crypto.createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+}
+
 /** Handles an identity path; the caller checked `isIdentityPath`. */
-export async function handleIdentity(svc: IdentityService, req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+export async function handleIdentity(svc: IdentityService, req: http.IncomingMessage, res: http.ServerResponse, path: string, guard?: IdentityGuard): Promise<void> {
   const oauth = path.startsWith('/oid4vci/');
+  const ip = req.socket.remoteAddress;
+  // Set once the request names what it tries (the failure is counted against it).
+  let credential: string | undefined;
+  const tried = (kind: string, value: string | null | undefined) => {
+    if (!guard || !value) return;
+    credential = credentialHash(kind, value);
+    const locked = guard.refusedCredential(credential);
+    if (locked) throw locked;
+  };
   try {
+    if (guard && req.method === 'POST') {
+      const refused = guard.refusedSource(ip);
+      if (refused) {
+        req.resume();
+        throw refused;
+      }
+    }
     const method = req.method ?? 'GET';
     const isGet = method === 'GET' || method === 'HEAD';
     const expect = (m: 'GET' | 'POST') => {
@@ -147,7 +172,9 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
         return send(res, 200, await svc.statusListToken(), { 'content-type': 'application/statuslist+jwt', 'cache-control': 'no-cache' });
       case '/oid4vci/token':
         expect('POST');
-        return send(res, 200, await svc.vci.token(form(await readBody(req))));
+        const f = form(await readBody(req));
+        tried('offer', f.get('pre-authorized_code'));
+        return send(res, 200, await svc.vci.token(f));
       case '/oid4vci/nonce':
         expect('POST');
         req.resume();
@@ -159,6 +186,7 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
           req.resume();
           throw new AuthError('invalid_token', 'アクセストークンがありません', 'No access token');
         }
+        tried('token', m[1]);
         return send(res, 200, await svc.vci.credential(m[1]!, json(await readBody(req))));
       }
       case '/oid4vp/request': {
@@ -171,9 +199,14 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
         expect('POST');
         const f = form(await readBody(req));
         const enc = f.get('response');
-        if (enc) return send(res, 200, await svc.presentationToSession(undefined, undefined, enc));
+        if (enc) {
+          tried('presentation', enc);
+          return send(res, 200, await svc.presentationToSession(undefined, undefined, enc));
+        }
         const vp = f.get('vp_token');
         if (!vp) throw new AuthError('malformed_presentation', 'vp_token がありません', 'No vp_token');
+        // The credential presented (its issuer-signed part): a stolen credential tried without its key, from many addresses.
+        tried('presentation', /"?([\w-]+\.[\w-]+\.[\w-]+)~/.exec(vp)?.[1] ?? vp);
         return send(res, 200, await svc.presentationToSession(vp, f.get('state') ?? undefined));
       }
       case '/oid4vp/session': {
@@ -193,6 +226,8 @@ export async function handleIdentity(svc: IdentityService, req: http.IncomingMes
     if (e instanceof AuthError) {
       // RFC 6749 §5.2: a bad grant or request is 400; a bad token or proof is 401.
       const status = oauth && (e.code === 'invalid_grant' || e.code === 'invalid_credential') ? 400 : 401;
+      // Counted per source, and per credential when the request named one.
+      guard?.failed(ip, credential, path);
       return sendProblem(res, { status, code: e.code, ja: e.ja, en: e.en }, oauth ? (OAUTH_CODES[e.code] ?? 'invalid_request') : undefined);
     }
     if (e instanceof HttpProblem) return sendProblem(res, e, oauth ? 'invalid_request' : undefined);

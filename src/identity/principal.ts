@@ -26,6 +26,11 @@ export interface Principal {
   /** Absent for ad-hoc principals (`sekisho try`): a service with clearance = maxLevel. */
   attrs?: PrincipalAttrs;
   attrHash?: string;
+  /**
+   * Sessions only: when the presentation that opened the session was verified (ms since epoch).
+   * A step-up (threat detection) refuses sessions opened before it.
+   */
+  authTime?: number;
 }
 
 export function attrHashOf(a: PrincipalAttrs): string {

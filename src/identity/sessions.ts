@@ -135,6 +135,7 @@ export class Sessions {
     if (this.shared) throw new Error('Sessions.create: use open() with a shared store');
     const token = SESSION_PREFIX + crypto.randomBytes(32).toString('base64url');
     const expMs = Math.min(this.now() + this.ttlMs, credentialExpMs);
+    principal = { ...principal, authTime: this.now() };
     this.byHash.set(hashOf(token), { principal, credentialId, credentialKey, status, expMs, checkedAt: this.now(), epoch: 0 });
     if (this.byHash.size > 100_000) this.prune();
     return { token, expiresAt: expMs };
@@ -147,7 +148,7 @@ export class Sessions {
     const token = SESSION_PREFIX + crypto.randomBytes(32).toString('base64url');
     const t = this.now();
     const expMs = Math.min(t + this.ttlMs, credentialExpMs);
-    const rec: SessionRecord = { principal, credentialId, credentialKey, status, expMs };
+    const rec: SessionRecord = { principal: { ...principal, authTime: t }, credentialId, credentialKey, status, expMs };
     const h = hashOf(token);
     const epoch = this.shared.store.epoch;
     if (!(await this.shared.store.put(h, rec))) throw REVOKED_AT_CREATE;

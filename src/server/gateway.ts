@@ -7,7 +7,7 @@ import { openVault, PseudonymMaps, type Vault, type VaultEvents } from '../vault
 import { levelIndex, type Policy } from '../policy/index.js';
 import { Router } from '../routing/index.js';
 import { Authenticator, AuthError, IdentityService, KeyRing, vaultClaims, type Principal } from '../identity/index.js';
-import { handleIdentity, isIdentityPath } from '../identity/http.js';
+import { handleIdentity, isIdentityPath, type IdentityGuard } from '../identity/http.js';
 import { SEALING_PURPOSE } from '../identity/keys.js';
 import { CheckpointError, type Checkpoint } from '../checkpoint/index.js';
 import type { Recorder } from '../checkpoint/record.js';
@@ -31,7 +31,8 @@ import { auditOrigin } from '../audit/config.js';
 import { AdminConsole } from '../console/index.js';
 import { Departments } from '../console/departments.js';
 import type { ThreatsAdmin } from '../threats/admin.js';
-import { ThreatEngine } from '../threats/engine.js';
+import { ThreatEngine, type Refusal } from '../threats/engine.js';
+import { HttpProblem } from '../ops/problem.js';
 import { handleThreats, isThreatPath } from '../threats/http.js';
 
 export interface GatewayOptions {
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   console?: { threats?: ThreatsAdmin; policiesDir?: string };
   /** The shared state to use instead of the one the configuration names (tests). */
   shared?: SharedState;
+  /** The threat engine's clock (anomaly hours, windows); tests move it. Default Date.now. */
+  threatsClock?: () => number;
 }
 
 /** Everything behind the HTTP server. */
@@ -188,6 +191,7 @@ export async function buildCore(
         tenant: config.tenant,
         audit,
         ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.threatsClock ? { now: opts.threatsClock } : {}),
       });
       await threats.start();
     }
@@ -264,6 +268,15 @@ export async function buildCore(
   };
 }
 
+function identityGuard(t: ThreatEngine): IdentityGuard {
+  const problem = (r: Refusal | undefined) => r && new HttpProblem(r.status, r.code, r.ja, r.en, r.retryAfterS);
+  return {
+    refusedSource: (ip) => problem(t.refusedSource(ip)),
+    refusedCredential: (c) => problem(t.refusedCredential(c)),
+    failed: (ip, c, endpoint) => t.authFailure(ip, c, endpoint),
+  };
+}
+
 export interface Gateway {
   url: string;
   core: Core;
@@ -313,11 +326,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         ready: () => core.recorder.healthy && core.retainer?.healthy !== false,
         identity: core.identity && {
           isPath: isIdentityPath,
-          handle: async (req, res, path) => {
-            await handleIdentity(core.identity!, req, res, path);
-            // Failed presentations and token redemptions count towards brute-force detection.
-            if (res.statusCode === 401 || (res.statusCode === 400 && path === '/oid4vci/token')) core.threats?.authFailure(req.socket.remoteAddress, `identity:${path}`, path);
-          },
+          // Failed PINs, tokens and presentations count towards brute-force detection; refused sources and locked credentials are turned away.
+          handle: (req, res, path) => handleIdentity(core.identity!, req, res, path, core.threats && identityGuard(core.threats)),
         },
         threats: core.threats && {
           isPath: isThreatPath,

@@ -181,11 +181,13 @@ export interface ThreatAlertRow {
 
 export interface ThreatIncidentRow {
   id: string;
-  /** principal + rule: alerts with the same key within the window join the incident. */
+  /** The principal (anonymous failures: the rule and what it counts): alerts with the same key within the window join the incident. */
   group_key: string;
   opened_at: string;
   updated_at: string;
+  /** The title of its most severe rule, in English and (when the rule has one) Japanese. */
   title: string;
+  title_ja: string | null;
   severity: string;
   status: string;
   alert_count: number;

@@ -482,7 +482,7 @@ export function kyselyStore(db: Kysely<DB>, o: KyselyStoreOptions): Store {
 
 /** Threat persistence (issue #7): alerts, incidents, quarantine, TAXII objects and status resources. */
 function threatStore(db: Kysely<DB>): ThreatStore {
-  const incidentRow = (r: ThreatIncidentRow): ThreatIncidentRow => ({ ...r, alert_count: Number(r.alert_count) });
+  const incidentRow = (r: ThreatIncidentRow): ThreatIncidentRow => ({ ...r, title_ja: r.title_ja ?? null, alert_count: Number(r.alert_count) });
   const alertRow = (r: ThreatAlertRow): ThreatAlertRow => ({ ...r, score: Number(r.score) });
   return {
     write: (alerts, incidents) =>
@@ -494,6 +494,8 @@ function threatStore(db: Kysely<DB>): ThreatStore {
             .onConflict((oc) =>
               oc.column('id').doUpdateSet({
                 updated_at: i.updated_at,
+                title: i.title,
+                title_ja: i.title_ja,
                 severity: i.severity,
                 status: i.status,
                 alert_count: i.alert_count,

@@ -316,6 +316,15 @@ function threats(kind: StoreKind): Migration {
   };
 }
 
+/** Incidents get a Japanese title (the console is Japanese first; the JPCERT/CC report uses it). */
+function threatsJa(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('threat_incidents').addColumn('title_ja', 'text').execute();
+    },
+  };
+}
+
 export function migrationProvider(kind: StoreKind, opts: { adopted?: number } = {}): MigrationProvider {
   const adopted = opts.adopted ?? 0;
   return {
@@ -325,10 +334,11 @@ export function migrationProvider(kind: StoreKind, opts: { adopted?: number } = 
         '0002_cluster': cluster(kind),
         '0003_console': console_(adopted),
         '0004_threats': threats(kind),
+        '0005_threats_ja': threatsJa(),
       };
     },
   };
 }
 
 /** How many migrations this Sekisho knows (a database that ran more is newer than it). */
-export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster', '0003_console', '0004_threats'];
+export const MIGRATION_NAMES = ['0001_baseline', '0002_cluster', '0003_console', '0004_threats', '0005_threats_ja'];

@@ -185,6 +185,7 @@ export interface ThreatIncidentsTable {
   opened_at: string;
   updated_at: string;
   title: string;
+  title_ja: string | null;
   severity: string;
   status: string;
   alert_count: number;

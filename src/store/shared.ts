@@ -31,4 +31,4 @@ export interface Bus {
 }
 
 /** The channels Sekisho uses. */
-export type BusChannel = 'session.revoked' | 'config.reload' | 'threats.quarantine';
+export type BusChannel = 'session.revoked' | 'config.reload' | 'threats.quarantine' | 'threats.step_up';

@@ -36,6 +36,8 @@ export interface IncidentView {
   opened_at: string;
   updated_at: string;
   title: string;
+  /** The Japanese title, when the rule has one (`title_ja`). */
+  title_ja: string | null;
   severity: AlertView['severity'];
   status: 'open' | 'approved' | 'shared' | 'closed';
   alert_count: number;

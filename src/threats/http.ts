@@ -16,10 +16,12 @@
  *   Admin API (JSON): GET /admin/v1/threats/alerts | /incidents, POST /incidents/{id}/approve,
  *   GET /incidents/{id}/stix | /incidents/{id}/jpcert, POST /admin/v1/threats/release {principal}.
  */
+import crypto from 'node:crypto';
 import type http from 'node:http';
 import { uuidv7 } from '../ops/ids.js';
 import { AuthError, isAdmin, type AdminRules, type Principal } from '../identity/index.js';
-import { SHARED_COLLECTION, ThreatAdminError, type ThreatEngine } from './engine.js';
+import { SHARED_COLLECTION, type ThreatEngine } from './engine.js';
+import { HttpProblem as Problem } from '../ops/problem.js';
 
 export const TAXII_MEDIA = 'application/taxii+json;version=2.1';
 const STIX_MEDIA = 'application/stix+json;version=2.1';
@@ -36,17 +38,6 @@ export interface ThreatHttpDeps {
 
 export function isThreatPath(path: string): boolean {
   return path === '/taxii2/' || path === '/taxii2' || path.startsWith('/taxii2/') || path.startsWith('/admin/v1/threats/');
-}
-
-class Problem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly ja: string,
-    readonly en: string,
-  ) {
-    super(en);
-  }
 }
 
 function bearerOf(authorization: string | undefined): string | undefined {
@@ -86,11 +77,19 @@ export async function handleThreats(d: ThreatHttpDeps, req: http.IncomingMessage
   };
   try {
     if (taxii && !d.taxii) throw new Problem(404, 'not_found', `${path} はありません`, `${path} does not exist`);
+    // Guessing administrator keys (TAXII clients send them as Basic passwords) is brute force like any other.
+    const ip = req.socket.remoteAddress;
+    const refused = d.engine.refusedSource(ip);
+    if (refused) throw new Problem(refused.status, refused.code, refused.ja, refused.en, refused.retryAfterS);
     let principal: Principal;
+    const authorization = bearerOf(req.headers.authorization);
     try {
-      principal = await d.authenticate(bearerOf(req.headers.authorization));
+      principal = await d.authenticate(authorization);
     } catch (e) {
-      if (e instanceof AuthError) throw new Problem(401, e.code, e.ja, e.en);
+      if (e instanceof AuthError) {
+        if (e.code !== 'missing_credential') d.engine.authFailure(ip, crypto.createHash('sha256').update(authorization ?? '').digest('base64url').slice(0, 22), taxii ? 'taxii' : 'admin');
+        throw new Problem(401, e.code, e.ja, e.en);
+      }
       throw e;
     }
     if (!isAdmin(principal, d.admin)) throw new Problem(403, 'not_admin', 'この操作には管理者権限が必要です', 'This action needs an administrator');
@@ -99,9 +98,10 @@ export async function handleThreats(d: ThreatHttpDeps, req: http.IncomingMessage
     return await adminRoute(d, req, method, path, query, principal, send);
   } catch (e) {
     req.resume();
-    const p = e instanceof Problem ? e : e instanceof ThreatAdminError ? new Problem(e.status, e.code, e.ja, e.en) : undefined;
+    const p = e instanceof Problem ? e : undefined;
     if (!p) throw e;
     const headers: Record<string, string> = p.status === 401 ? { 'www-authenticate': 'Bearer realm="sekisho", Basic realm="sekisho"' } : {};
+    if (p.retryAfterS !== undefined) headers['retry-after'] = String(p.retryAfterS);
     if (taxii) send(p.status, { title: p.en, description: p.ja, error_code: p.code, http_status: String(p.status) }, headers);
     else send(p.status, { error: { message: p.en, type: p.status === 401 ? 'authentication_error' : 'invalid_request_error', code: p.code, sekisho: { code: p.code, message: { ja: p.ja, en: p.en } } } }, headers);
   }

@@ -44,6 +44,8 @@ export interface Rule {
   id: string;
   name: string | undefined;
   title: string;
+  /** `title_ja`: the Japanese title (optional; the console and the JPCERT/CC report prefer it). */
+  titleJa: string | undefined;
   file: string;
   level: Severity;
   action: ThreatAction;
@@ -139,6 +141,7 @@ export function parseRule(doc: unknown, file: string, source: string): Rule {
     return v;
   };
   const title = str('title')!;
+  const titleJa = str('title_ja', false);
   const id = str('id', false) ?? str('name', false);
   if (!id) throw new RuleError(file, 'id', 'id (または name) が必要です', 'id (or name) is required');
   const level = LEVELS[String(r.level ?? 'medium')];
@@ -151,7 +154,7 @@ export function parseRule(doc: unknown, file: string, source: string): Rule {
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new RuleError(file, 'tags', 'tags は文字列のリストにしてください', 'tags must be a list of strings');
   const owasp = tags.filter((t) => /^owasp\.llm\d{2}$/i.test(t)).map((t) => t.slice(6).toUpperCase());
   const atlas = tags.filter((t) => /^atlas\.aml\.t\d{4}(\.\d{3})?$/i.test(t)).map((t) => t.slice(6).toUpperCase());
-  const rule: Rule = { id, name: str('name', false), title, file, level, action: action as ThreatAction, threatType: threatType as ThreatType | undefined, owasp, atlas, description: String(r.description ?? ''), source };
+  const rule: Rule = { id, name: str('name', false), title, titleJa, file, level, action: action as ThreatAction, threatType: threatType as ThreatType | undefined, owasp, atlas, description: String(r.description ?? ''), source };
   if (r.correlation !== undefined) {
     const c = r.correlation as Record<string, unknown>;
     if (!c || typeof c !== 'object') throw new RuleError(file, 'correlation', 'correlation はマッピングにしてください', 'correlation must be a mapping');

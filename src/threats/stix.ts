@@ -158,7 +158,7 @@ export function jpcertReport(inc: IncidentView, alerts: readonly AlertView[], ct
     '',
     '【インシデントの概要】',
     `  管理番号: ${inc.id}`,
-    `  件名: ${inc.title}`,
+    `  件名: ${inc.title_ja ?? inc.title}`,
     `  種別: ${types.map((t) => jaType[t] ?? t).join('、')}`,
     `  重要度: ${{ low: '低', medium: '中', high: '高', critical: '緊急' }[inc.severity]}`,
     `  発見日時: ${inc.opened_at}`,
