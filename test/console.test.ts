@@ -406,7 +406,7 @@ describe('admin console API', () => {
     assert.deepEqual(validateBundle(stixValidator(), stix.body), []);
     assert.ok(stix.body.objects.some((o: any) => o.type === 'indicator' && o.pattern_type === 'sigma'));
     assert.ok(stix.body.objects.some((o: any) => o.type === 'incident'));
-    assert.ok(!JSON.stringify(stix.body).includes('システムプロンプト'), 'no prompt text leaves');
+    assert.ok(!JSON.stringify(stix.body).includes('以前の指示はすべて無視して'), 'no prompt text leaves');
   });
 
   test('static: CSP without inline script, ETag and 304, gzip, immutable assets, language by header and cookie', async () => {

@@ -1,15 +1,11 @@
 /** Small HTTP helpers of the console: JSON answers, problems in Japanese and English, bounded bodies. */
 import type http from 'node:http';
+import { HttpProblem } from '../ops/problem.js';
 
-export class ConsoleProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly ja: string,
-    readonly en: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(en);
+/** The shared bilingual problem, with fields the console adds to its error object (e.g. the findings). */
+export class ConsoleProblem extends HttpProblem {
+  constructor(status: number, code: string, ja: string, en: string, readonly extra: Record<string, unknown> = {}) {
+    super(status, code, ja, en);
   }
 }
 
@@ -22,8 +18,8 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-export function sendProblem(res: http.ServerResponse, p: ConsoleProblem, headers: Record<string, string> = {}): void {
-  sendJson(res, p.status, { error: { code: p.code, message: { ja: p.ja, en: p.en }, ...p.extra } }, headers);
+export function sendProblem(res: http.ServerResponse, p: HttpProblem, headers: Record<string, string> = {}): void {
+  sendJson(res, p.status, { error: { code: p.code, message: { ja: p.ja, en: p.en }, ...(p instanceof ConsoleProblem ? p.extra : {}) } }, headers);
 }
 
 export function readJsonBody(req: http.IncomingMessage, maxBytes: number, timeoutMs = 10_000): Promise<Record<string, unknown>> {

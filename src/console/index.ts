@@ -23,6 +23,7 @@ import { status as vaultStatus } from '../vault/index.js';
 import { ConsoleSessions, COOKIE, CSRF_HEADER, cookieValue, sessionCookie, clearCookie, IDLE_MS, type ConsoleAdmin } from './sessions.js';
 import { StaticAssets, SECURITY_HEADERS, langOf } from './static.js';
 import { ConsoleProblem, problem, readJsonBody, sendJson, sendProblem, str } from './http.js';
+import { HttpProblem } from '../ops/problem.js';
 import { placeOf } from './regions.js';
 import { isPack, readPacks, savePack, validatePack } from './policies.js';
 import { adoptionReport, isoWeek, weekStart } from './adoption.js';
@@ -99,7 +100,8 @@ export class AdminConsole {
       req.resume();
       return this.serveStatic(req, res, path);
     } catch (e) {
-      if (e instanceof ConsoleProblem) return sendProblem(res, e, e.status === 405 ? { allow: 'GET, HEAD' } : {});
+      // the console's own refusals, and the threat engine's (unknown incident 404, not approved 409)
+      if (e instanceof HttpProblem) return sendProblem(res, e, e.status === 405 ? { allow: 'GET, HEAD' } : {});
       if (e instanceof AuthError) return sendProblem(res, problem(e.code === 'not_admin' ? 403 : 401, e.code, e.ja, e.en));
       this.core.log.error({ err: (e as Error).message, path }, 'console: internal error');
       return sendProblem(res, problem(500, 'internal_error', '内部エラーが発生しました', 'Internal error'));
@@ -603,14 +605,14 @@ export class AdminConsole {
 
   private async threatApprove(c: Ctx) {
     const t = this.requireThreats();
-    const inc = await t.approve(c.params[0]!, c.admin.kind === 'service' ? `key:${c.admin.name}` : this.core.audit.committer.pseudonym(c.admin.id)).catch(rethrowBilingual);
+    const inc = await t.approve(c.params[0]!, c.admin.kind === 'service' ? `key:${c.admin.name}` : this.core.audit.committer.pseudonym(c.admin.id));
     this.event('threat.approved', c.admin, { incident: c.params[0]! });
     return inc;
   }
 
   private async threatStix(c: Ctx) {
     const t = this.requireThreats();
-    const bundle = await t.exportStix(c.params[0]!).catch(rethrowBilingual);
+    const bundle = await t.exportStix(c.params[0]!);
     const text = JSON.stringify(bundle, null, 2);
     c.res.writeHead(200, {
       'content-type': 'application/stix+json;version=2.1',
@@ -711,9 +713,3 @@ export function recordView(r: DecisionRecord) {
 
 export { StaticAssets } from './static.js';
 
-/** The threat engine's refusals (unknown incident 404, not approved 409) keep their status and their ja/en text. */
-function rethrowBilingual(e: unknown): never {
-  const p = e as { status?: unknown; code?: unknown; ja?: unknown; en?: unknown };
-  if (typeof p?.status === 'number' && p.status >= 400 && p.status < 500 && typeof p.code === 'string' && typeof p.ja === 'string' && typeof p.en === 'string') throw problem(p.status, p.code, p.ja, p.en);
-  throw e;
-}
