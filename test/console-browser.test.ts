@@ -196,13 +196,13 @@ describe('admin console in Chromium', { skip: haveChromium ? false : `no Chromiu
     const incidents = page.locator('[data-testid=incidents]');
     await incidents.waitFor();
     const row = incidents.locator('tbody tr').first();
-    assert.match(await row.innerText(), /open/);
-    assert.match(await page.locator('section[aria-labelledby=t-alerts]').innerText(), /PROMPT_INJECTION[\s\S]*LLM01/);
+    assert.match(await row.innerText(), /プロンプトインジェクション[\s\S]*高[\s\S]*未承認/);
+    assert.match(await page.locator('section[aria-labelledby=t-alerts]').innerText(), /PROMPT_INJECTION[\s\S]*遮断[\s\S]*LLM01/);
     await shot('10-threats');
     await row.getByRole('button', { name: '共有を承認' }).click();
     const link = row.getByRole('link', { name: 'STIX を出力' });
     await link.waitFor();
-    assert.match(await row.innerText(), /approved[\s\S]*承認者 key:/);
+    assert.match(await row.innerText(), /承認済み[\s\S]*承認者 key:/);
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     assert.match(download.suggestedFilename(), /^incident-.+\.stix\.json$/);
     const bundle = JSON.parse(fs.readFileSync((await download.path())!, 'utf8'));

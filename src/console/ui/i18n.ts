@@ -188,6 +188,19 @@ const M: Record<string, [string, string]> = {
   exportStix: ['STIX を出力', 'Export STIX'],
   approvedBy: ['承認者', 'Approved by'],
   title: ['件名', 'Title'],
+  'sev.low': ['低', 'low'],
+  'sev.medium': ['中', 'medium'],
+  'sev.high': ['高', 'high'],
+  'sev.critical': ['緊急', 'critical'],
+  'status.open': ['未承認', 'open'],
+  'status.approved': ['承認済み', 'approved'],
+  'status.shared': ['共有済み', 'shared'],
+  'status.closed': ['終了', 'closed'],
+  'act.log': ['記録', 'log'],
+  'act.alert': ['警告', 'alert'],
+  'act.step_up': ['再提示を要求', 'step-up'],
+  'act.block': ['遮断', 'block'],
+  'act.quarantine': ['隔離', 'quarantine'],
   // adoption
   adoptionLead: ['部署・週ごとの AI 利用者の割合 (資格情報を持つ職員に対して)、研修済み / 未研修、1,000 要求あたりの拒否数。', 'Share of each department\'s workforce (people with a credential) using AI per week, trained vs untrained, and denials per 1,000 requests.'],
   week: ['週', 'Week'],
@@ -216,6 +229,11 @@ const M: Record<string, [string, string]> = {
   auditLog: ['監査ログ', 'Audit log'],
   admin: ['管理者', 'Administrator'],
 };
+
+/** A value's label (`tv('sev', 'high')`), or the value itself when there is none. */
+export function tv(kind: string, value: string): string {
+  return M[`${kind}.${value}`] ? t(`${kind}.${value}`) : value;
+}
 
 export function t(key: string, vars: Record<string, string | number> = {}): string {
   const m = M[key];
