@@ -1,7 +1,7 @@
 /**
  * Threat detector evaluation and benchmark.
  *   node --import tsx bench/threats.ts [--errors dev] [--json]
- * For each set (dev: tuned on; heldout: never tuned on) the TPR at ≤ 1% FPR overall, per attack
+ * For each set (dev, train and both together: tuned on; heldout: never tuned on) the TPR at ≤ 1% FPR overall, per attack
  * type and per language, the TPR/FPR at the default threshold 0.5, then µs per 1 KiB prompt.
  */
 import { readFileSync } from 'node:fs';
@@ -13,8 +13,10 @@ const errorsFor = args.includes('--errors') ? args[args.indexOf('--errors') + 1]
 const asJson = args.includes('--json');
 const report: Record<string, unknown> = {};
 
-for (const name of ['dev', 'heldout']) {
-  const set = parseEvalSet(readFileSync(`test/fixtures/threats/${name}.txt`, 'utf8'));
+const load = (n: string) => parseEvalSet(readFileSync(`test/fixtures/threats/${n}.txt`, 'utf8'));
+// dev+train: everything tuned on, with one operating point (the default threshold is set from it).
+for (const name of ['dev', 'train', 'dev+train', 'heldout']) {
+  const set = name === 'dev+train' ? [...load('dev'), ...load('train')] : load(name);
   const scored = set.map((r) => ({ ...r, score: scanText(r.text, r.channel).max, hits: scanText(r.text, r.channel).hits }));
   const overall = tprAtFpr(scored);
   const at05 = { tpr: scored.filter((s) => s.label === 'attack' && s.score >= 0.5).length / scored.filter((s) => s.label === 'attack').length, fpr: scored.filter((s) => s.label === 'benign' && s.score >= 0.5).length / scored.filter((s) => s.label === 'benign').length };
