@@ -490,6 +490,8 @@ class Automaton {
         if (e.left && start > 0 && CK[buf[start - 1]!]! & 3) continue;
         if (e.right && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
         const f = e.feature;
+        // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
+        if (f === F.TGT && qualifiedTarget(buf, start, from)) continue;
         ft.add(f, start, quoted);
         if ((f === F.OVR || f === F.REVEAL || f === F.EXTRACT) && ft.ends[f]!.length < MAX_POS) ft.ends[f]!.push(i + 1);
       }
@@ -501,6 +503,25 @@ class Automaton {
   }
 }
 
+
+/** Words that may stand right before a target ("ignore *all previous* instructions") without making it someone else's. */
+const TARGET_QUALIFIERS = new Set(('your ur the all any every my previous prior earlier above initial original old older existing current standing hidden secret internal system '
+  + 'safety content ethical ethics moral these those such of given developer developers developers\' developer\'s operator operator\'s new real actual preceding no its their own '
+  + 'following default usual normal core other and or ai model chatbot bot assistant usage security confidential built-in programmed those this that these '
+  + 'stupid boring annoying silly dumb those whole entire many some few same said last first earlier-given openai anthropic').split(' '));
+/** Kanji that may precede a Japanese target without making it a compound noun of another domain (全ルール, 旧指示, 内部ルール). */
+const JA_TARGET_PREFIXES = new Set([...'全旧前元新初既諸本内部定去来的上記今従']);
+function qualifiedTarget(buf: Uint16Array, start: number, from: number): boolean {
+  if (start <= from) return false;
+  const c = buf[start - 1]!;
+  if ((c >= 0x4e00 && c <= 0x9fff) || c === 0x30fc) return !JA_TARGET_PREFIXES.has(String.fromCharCode(c));
+  if (c !== 32 || start - 2 < from) return false;
+  let e = start - 1;
+  let b = e;
+  while (b > from && b > e - 24 && (isLatin(buf[b - 1]!) || buf[b - 1] === 39 || buf[b - 1] === 45)) b--;
+  if (b === e) return false;
+  return !TARGET_QUALIFIERS.has(fromCodes(buf.subarray(b), e - b));
+}
 
 let automaton: Automaton | undefined;
 function compiled(): Automaton {
@@ -532,11 +553,11 @@ function compiled(): Automaton {
 const MAX_POS = 48;
 // eslint-disable-next-line prefer-const
 let FT: Features;
-const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
-const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
+const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
+const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
-const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$|\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
 const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
@@ -610,7 +631,7 @@ class Features {
         if (JA_DESCRIPTIVE.test(next)) descriptive++;
         continue;
       }
-      const before = s.slice(Math.max(0, st - 18), st);
+      const before = s.slice(Math.max(0, st - 40), st);
       if (EN_NEGATED.test(before)) {
         descriptive++;
         continue;
@@ -627,6 +648,18 @@ class Features {
       if (EN_CLAUSE_START.test(before)) return 1;
     }
     return n > 0 && descriptive === n ? -1 : 0;
+  }
+  /** Some hit of `b` starts after a hit of `a`, at most `w` characters later (the verb's object). */
+  nearAfter(a: number, b: number, w: number): boolean {
+    const A = this.pos[a]!;
+    const B = this.pos[b]!;
+    let j = 0;
+    for (let i = 0; i < A.length; i++) {
+      const x = A[i]!;
+      while (j < B.length && B[j]! <= x) j++;
+      if (j < B.length && B[j]! <= x + w) return true;
+    }
+    return false;
   }
   nearAny(a: number, bs: number[], w: number): boolean {
     for (const b of bs) if (this.near(a, b, w)) return true;
@@ -729,7 +762,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
 
   // --- direct injection: an override verb near an instruction target
   let pi = 0;
-  const overrideTarget = near('OVR', 'TGT', 40) || near('OVR', 'SYS', 50);
+  // Weak targets (settings, a policy, 設定) are the model's only when something else says so: "your",
+  // the system prompt, new instructions, unrestricted behaviour, text addressed to an AI.
+  const weakTarget = near('OVR', 'TGTW', 40) && (has('YOUR') || has('SYS') || has('UNREST') || has('NEWINS') || has('OBEYME') || has('ADDR') || has('TAG'));
+  const overrideTarget = near('OVR', 'TGT', 50) || near('OVR', 'SYS', 50) || weakTarget;
   const ovrMood = ft.mood(F.OVR, s);
   const revealMood = ft.mood(F.REVEAL, s);
   if (overrideTarget) {
@@ -742,9 +778,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
     if (has('AUTH')) pi += u('authority', 0.5);
     if (has('HOWTO')) pi -= u('how_to', 0.8);
-    if (near('SELF', 'OVR', 25) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
+    // "ignore my previous message", 「さっきの私のお願いは取り消して」: the user's own earlier request.
+    if (near('SELF', 'OVR', 25) && (near('SELF', 'TGT', 12) || near('SELF', 'SCOPE', 12) || !has('TGT')) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
   } else {
-    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
+    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS') || has('TGTW')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
     if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
   }
   if (has('TAG')) {
@@ -765,35 +802,39 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   else if (unrest) jb += u('unrestricted', 1.2);
   if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
   if (has('FICTION') && has('HARM')) {
-    jb += u('fiction×harm', 2.4);
-    if (has('DETAIL')) jb += u('detail', 1.4);
-    if (has('PERSONA')) jb += u('persona', 0.6);
-    if (has('HOWTO')) jb += u('how_to_harm', 0.6);
+    // A story about a bomb is fine; a story that must carry the real steps is the jailbreak.
+    jb += u('fiction×harm', 1.8);
+    if (has('DETAIL')) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
+    if (has('PERSONA')) jb += u('persona', 0.8);
+    if (has('HOWTO')) jb += u('how_to_harm', 1.0);
   } else if (has('PERSONA') && has('HARM')) {
     jb += u('persona×harm', 1.4);
     if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
   }
   if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
-  if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
+  if (has('NOREFUSE') && has('HARM')) jb += u('refusal_suppression×harm', 2.2 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2));
+  else if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
   if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
 
   // --- exfiltration: reveal the system prompt or secrets; data out through a URL
   let ex = 0;
-  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -1.4 : 0) - 0.4;
+  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -2 : 0) - 0.4;
   if (near('REVEAL', 'SYS', 60)) {
     ex += u('reveal×system_prompt', 4.2 + asked);
     if (has('VERBATIM')) ex += u('verbatim', 0.8);
   } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
     ex += u('reveal×your_rules', 3.2);
-  } else if (near('REVEAL', 'SECRET', 40)) {
+  } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 40)) {
+    // the secret is the verb's object (print the API key / APIキーを教えて), not a topic nearby
     ex += u('reveal×secret', 3.4 + asked);
+    if (has('MANAGE') && !has('YOUR')) ex -= u('managing_keys', 1.8);
     if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
     if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
     if (has('HOWTO')) ex -= u('how_to', 2.4);
   }
   const img = ac.image ? imageExfil(s()) : 0;
   const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
-  if (img) ex += u('image_url_query', 2.6 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
+  if (img) ex += u('image_url_query', 3.2 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
   else if (urlExfil) ex += u('url_exfil', 3.2);
   if (has('AUTH') && ex > 0) ex += u('authority', 0.5);
   if (has('OVR') && ex > 0) ex += u('override', 0.5);
@@ -804,10 +845,13 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const extractMood = has('EXTRACT') ? ft.mood(F.EXTRACT, s) : revealMood;
   if (has('PEOPLE') && has('PII')) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
+    // "What is the rule on deleting all customers' data?" names no extraction: a question, not a dump.
+    const extracting = has('EXTRACT') || (has('REVEAL') && revealMood > 0);
     bulk += u('people×pii', 1.6);
-    if (has('BULK')) bulk += u('all', 1.6);
-    if (has('EXTRACT') || has('REVEAL')) bulk += u('extract', 1.0);
-    if (has('BULK') && (has('EXTRACT') || has('REVEAL'))) bulk += u('all×extract', 1.4);
+    if (has('BULK')) bulk += u('all', extracting ? 1.6 : 1.0);
+    if (extracting) bulk += u('extract', 1.0);
+    if (has('BULK') && extracting) bulk += u('all×extract', 1.4);
+    if (has('MANAGE')) bulk -= u('managing_data', 2.2);
     if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
     if (has('COUNT')) bulk -= u('counts_only', 3);
     if (has('CODE')) bulk -= u('code', 3);
@@ -826,7 +870,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
   if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
   if (has('CONCEAL')) ind += u('conceal', 1.2);
-  if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
+  if (ind > 0 && ((pi > 0 && ovrMood >= 0) || (ex > 0 && revealMood >= 0))) ind += u('with_injection', 1);
   if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
 
   // --- obfuscation corroborates anything found

@@ -11,6 +11,7 @@
 export const FEATURES = [
   'OVR', // override / discard verbs
   'TGT', // what is overridden: instructions, rules, restrictions
+  'TGTW', // weak targets (settings, policy, 設定, 方針): count only with a cue that the model's own rules are meant
   'SCOPE', // previous, above, all, initial …
   'SYS', // the system prompt or configured instructions as such
   'REVEAL', // show, print, tell me …
@@ -38,6 +39,7 @@ export const FEATURES = [
   'PII', // names, emails, addresses
   'EXTRACT', // list, dump, export
   'COUNT', // only counts, templates, one's own data
+  'MANAGE', // administering data or keys rather than reading them out: delete, rotate, reset, 削除, 有効期限
   'SELF', // the user's own earlier message
   'META', // talking about attacks: training, example, detect, news
   'META2', // weaker meta cues: explain, what is
@@ -53,6 +55,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    'overwrit', 'outdated', 'obsolete', 'invalid$', 'on hold', 'clear all', 'clear your', 'stop obeying', 'quit following', "don't have to follow", 'do not have to follow', 'no need to follow', "doesn't matter", 'does not matter', 'treated as void', 'nullif', 'どうでもいい', 'もういい', 'なしで', '忘却', '無かったこと', '白紙', '従わなくて', '守らなくていい', '聞かなくていい', '効力を失',
     'no more', 'stop what you are doing', 'stop what you\'re doing', '作業を中断', '中断して', '気にせず', '必要はもう', '必要はありません', '従わなくていい', '従わなくても', 'もう従わ',
     'ignor', 'disregard', 'forget', 'forgot$', 'overrid', 'bypass', 'skip', 'set aside', 'put aside', 'drop all', 'drop your', 'drop the', 'discard',
     'cancel', 'revok', 'abandon', 'neglect', 'pay no attention', "don't pay attention", 'do not pay attention', "don't follow", 'do not follow', 'stop following', 'no longer follow',
@@ -62,17 +65,21 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '無視', 'むしし', 'をむし', '忘れ', 'わすれ', '破棄', '取り消', '取消', '無効', '撤回', '解除', 'リセット', '回避', '気にしなくて', '気にしないで', '守らなくて', '従わなくて',
     '従う必要はな', '従う必要もな', '従わないで', '適用されません', '適用しない', '適用されない', 'なかったことに', 'キャンセル', '上書き', '廃止', '取っ払', '捨て', '外して', 'オフに', '無しで', '破って', '破り',
   ],
+  TGTW: ['settings$', 'polic', 'training$', 'setup$', 'configuration', '設定', 'ポリシー', '方針', '規程'],
   TGT: [
-    'instruction', 'instruct', 'directive', 'rule$', 'rules$', 'guideline', 'guidance', 'prompt', 'programming', 'constraint', 'restriction', 'polic', 'orders$', 'commands$',
-    'settings$', 'safety', 'filter', 'limitation', 'limits$', 'guardrail', 'ethic', 'training$', 'told$', 'setup$', 'directions$', 'caveats', 'standing order', 'alignment',
-    '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'ポリシー', '設定', '方針', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
+    'instructions you', 'setup text', 'what they told', 'what you were told', '命令は', '指図',
+    'instruction', 'instruct', 'directive', 'rule$', 'rules$', 'guideline', 'guidance', 'prompt', 'programming', 'constraint', 'restriction', 'orders$', 'commands$',
+    'safety', 'filter', 'limitation', 'limits$', 'guardrail', 'ethic', 'told$', 'directions$', 'caveats', 'standing order', 'alignment',
+    '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
   ],
   SCOPE: [
+    'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
     'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
     'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
     'your settings', 'your config', 'in your settings', '設定に保存', '設定から読み取', '設定ファイル', '受けている制約', 'あなたの制約',
     'system prompt', 'system message', 'system instruction', 'system note', 'initial prompt', 'initial instruction', 'original prompt', 'original instruction', 'hidden prompt', 'hidden instruction', 'hidden rule',
     'secret instruction', 'secret rule', 'developer message', 'developer instruction', 'developer prompt', 'context window', 'your prompt', 'your instructions', 'your rules', 'your guidelines',
@@ -83,6 +90,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
+    'quote', 'write it out', 'what did', 'contents of', 'encode your', 'translate your', 'spell', '引用', '書き出して', '列挙',
     'reveal', 'show', 'print', 'output', 'display', 'repeat', 'tell me', 'tell us', 'disclose', 'leak', 'dump', 'expose', 'write out', 'paste', 'spell out', 'recite', 'give me', 'what is', 'what are', 'what were',
     "what's", 'list$', 'share', 'provide', 'echo', 'read out', 'type out', 'render', 'include',
     '教えて', 'おしえて', '表示', '出力', '見せ', '開示', '書き出', '繰り返', '貼り付け', '示して', 'お示し', '出して', '漏ら', '暴露', '読み上げ', '公開', '共有して', 'って何', 'とは何ですか', '何？', '書いて',
@@ -93,6 +101,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '一字一句', '全文', 'そのまま', '省略せず', '要約は不要', '一文字ずつ', '全部', 'すべて',
   ],
   SECRET: [
+    'api_key', 'secret_access', 'database_url', 'aws_', '.env', 'パスワード類',
     'api key', 'api-key', 'apikey', 'api token', 'password', 'passwd', 'secret', 'credential', 'token$', 'tokens$', 'private key', 'environment variable', 'env var', 'access key',
     'connection string', 'confidential', 'ssh key', 'auth token', 'keys$',
     'apiキー', 'パスワード', '秘密鍵', '認証情報', '機密', '社外秘', 'トークン', '環境変数', '鍵を', '鍵、', '接続文字列', 'アクセスキー', '秘密', 'ひみつ',
@@ -106,6 +115,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'would normally refuse', 'normally refuse', 'shadow self', 'no content policy', 'despises', 'ignores every', 'ignores all', 'safety training removed', 'had its safety', 'safety filters are off', 'no moral guidelines', 'no ethical limits', 'is legal', 'are legal', 'nothing is illegal', 'no laws about', 'フィルタなし', 'フィルタのない', '倫理フィルタ', '概念が存在しない', '存在しない世界', '制限を外した', '違法なことは何も', '合法', '規則もなく', 'ルールにも従わない', '断らない',
     '何でも話', '何でも手伝', '何でも答', '制約がな', '制限がな', 'ルールがな', '規則がな', 'フィルターがな', '安全上の制約', 'have no safety', 'without any rules', 'anything, including',
     'no restriction', 'without restriction', 'unrestricted', 'without any restriction', 'zero restriction', 'no rules', 'no limits', 'without limits', 'no limitations', 'unfiltered', 'uncensored', 'no filter',
     'without filter', 'without any filter', 'no ethic', 'without ethic', 'no ethical', 'amoral', 'no morals', 'no moral', 'no guidelines', 'without guidelines', 'never refuse', 'never decline', 'never says no',
@@ -119,10 +129,12 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '規制もない', '規制も関係', '法律もな', '法律にも縛', '包み隠さず', '何も隠さず', '何でも答え', 'どんな質問にも', '解放されて', '制限を一切', '制限を解除', '制限解除', '注意書きなし', '説教しない', 'とは言わない', '自由だ', 'なんでも', '何を聞かれても', '規則にも従う必要',
   ],
   NAMED: [
+    'opposite day', 'antigpt', 'shadow', '裏のあなた', '闇の',
     'dan$', 'stan$', 'aim$', 'developer mode', 'dev mode', 'jailbreak mode', 'jailbroken', 'jailbreak successful', 'god mode', 'evil mode', 'research mode', 'unrestricted mode', '~gpt$', 'evil$', 'omega', 'dark',
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    'fake passport', 'passport forg', 'pick a lock', 'steal a car', 'sarin', 'fentanyl', 'pipe bomb', 'nerve agent', 'take over', '乗っ取', '騙して', '詐欺', '盗む方法', '爆発',
     'bomb', 'explosive', 'napalm', 'weapon', 'meth$', 'methamphetamine', 'synthesi', 'drug', 'narcotic', 'malware', 'ransomware', 'virus$', 'keylogger', 'phish', 'hack into', 'hacking', 'steal', 'fake id',
     'counterfeit', 'poison', 'kill', 'murder', 'etc/shadow', 'immobili', 'break into', 'launder', 'product key', 'illegal', 'crime', 'get into my', 'without them knowing',
     '爆弾', '爆発物', '武器', '薬物', '覚醒剤', '麻薬', '合成方法', 'マルウェア', 'ランサムウェア', 'ウイルス', 'フィッシング', '不正アクセス', '盗む', '盗み', '偽造', '毒', '殺', 'ハッキング', '侵入', 'イモビライザー',
@@ -133,10 +145,12 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'exact quantit', 'exact dose', 'exact amount', 'with details', 'exact', 'precise', 'working code', 'usable', '手順付き', '実際に使える', '分量', '本物の',
     'step by step', 'step-by-step', 'in detail', 'full detail', 'technical detail', 'real$', 'actual', 'working', 'for real', 'exactly how', 'detailed', 'real steps', 'instructions',
     '手順', '詳しく', '詳細に', '本物', '実際に動く', '実際の', '具体的に', '動く',
   ],
   NEWINS: [
+    'obey the following', 'follow the following', 'the following rule', 'the following instead', 'actual instructions', 'your only goal', 'only goal', '以下の指示', '以下の質問', '新しい指示', '新ルール',
     'instead', 'new instruction', 'new task', 'new rule', 'new policy', 'new prompt', 'new system', 'your new', 'only instruction', 'real instruction', 'from now on', 'from here on', 'from this point',
     'going forward', 'supersede', 'takes precedence', 'priority', 'henceforth', 'until further notice', 'the real', 'treat this message', 'now operate', 'now your',
     '代わりに', 'かわりに', '新しい指示', '新ルール', '新しいルール', '新しいポリシー', '新ポリシー', '新しいシステム', '今後は', 'これからは', 'ここから先', '以降', '本番の命令', '本番の指示', '優先', '以下の新しい', '次の指示', '以後',
@@ -150,14 +164,16 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '管理者', '開発元', '開発者です', '運営', '承認済み', '許可します', 'レッドチーム演習',
   ],
   NOREFUSE: [
+    'do not apologi', "don't apologi", 'no apolog', 'do not say you cannot', "don't say you can't", "don't say you cannot", 'do not include any disclaimer', "don't include any disclaimer", 'no disclaimer', 'never mention safety', '謝罪', '注意書き', 'できませんとは', 'できません」とは', '断るのは禁止', '言い訳',
     'never refuse', "don't refuse", 'do not refuse', 'never say', 'never decline', 'never mention', 'start your reply with', 'start your answer with', 'begin your response with', 'begin your reply with',
     'start your response with', 'sure, here is', 'confirm by saying', 'acknowledge by', 'without any of the usual', 'complete this sentence', 'then keep going',
     '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
   ],
   ADDR: [
+    'instructions for the ai', 'instruction for the ai', 'for the ai', 'for the support bot', 'support bot:', 'to the support bot', '@ai', 'ai-bot', '@copilot', 'when an ai', 'an ai agent processes', 'any ai reading', 'を処理するai', 'するaiは', 'するaiエージェント', 'aiへの指示', 'サポートai', 'アシスタントさん',
     'ai assistant:', 'ai assistant,', 'ai assistant reading', 'ai assistants that', 'ai assistants:', 'assistant:', 'assistant,', 'dear ai', 'to the ai', 'to any ai', 'note to the ai', 'note to ai', 'if you are an ai', 'if you are a language model', "if you're an ai",
     'ai reading', 'ai agents answering', 'ai agent processing', 'ai models:', 'for ai models', 'whichever assistant', 'reading this', 'who reads this', 'that read', 'that reads', 'processing this', 'to the model', 'instruction to the model', 'instruction for the model',
-    'instructions for the', 'attention ai', 'attention language model', 'dear assistant', 'hey assistant', 'hey copilot', 'language model:', 'language models:', 'ai:', 'any ai', 'for the summariser', 'for the summarizer', 'note to the', 'ai coding assistant',
+    'attention ai', 'attention language model', 'dear assistant', 'hey assistant', 'hey copilot', 'language model:', 'language models:', 'ai:', 'any ai', 'for the summariser', 'for the summarizer', 'note to the', 'ai coding assistant',
     'aiアシスタントへ', 'aiへ', 'アシスタントへ', '言語モデルへ', '言語モデルは', 'aiは', '要約aiへ', '読んでいるai', '読み込んだai', 'aiさん', 'モデルへの指示', 'モデルへ', 'aiへの', '処理するai', '読んだai', '支援ツールへ', '読み取るai', '行うai', '回答するai', 'aiエージェントは',
   ],
   ADDR2: [
@@ -189,6 +205,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '全員', '全部', '全件', '全て', 'すべて', '丸ごと', '一人残らず', '全顧客', '全社員', '全ユーザー', '全会員', '全利用者', '全従業員', '全患者', '全登録者', '全員分',
   ],
   PEOPLE: [
+    'everyone', 'everybody', "everyone's", '全員', 'みんなの', '参加者',
     'customer', 'user$', 'users', 'employee', 'member', 'patient', 'staff', 'client', 'applicant', 'subscriber', 'registrant', 'people', 'account holder', 'student', 'everyone in',
     '顧客', 'ユーザー', '社員', '従業員', '会員', '利用者', '患者', '登録者', '応募者', '職員', '取引先', '生徒', '学生', '来院', 'お客様',
   ],
@@ -198,9 +215,12 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '氏名', '名前', '住所', '電話番号', '携帯番号', 'メールアドレス', 'メアド', '生年月日', 'クレジットカード', 'カード番号', 'パスワード', '給与', 'マイナンバー', '個人情報', '個人データ', '病名', '病歴', '連絡先', '口座番号',
   ],
   EXTRACT: [
+    'paste them', 'send them', 'as json', 'in json', 'json', '送って', '一覧表', '書き出して', '見せて',
     'list', 'dump', 'export', 'extract', 'pull', 'give me', 'output', 'csv', 'spreadsheet', 'table$', 'return them', 'compile', 'scrape', 'collect',
     '一覧', 'リスト', '抜き出', '抽出', 'エクスポート', '出力', '書き出', 'まとめ', '表に', '出して', '出力して',
   ],
+  MANAGE: ['delete', 'deleting', 'deletion', 'erase', 'erasure', 'remove', 'reset', 'rotate', 'rotation', 'expire', 'expiry', 'leaked', 'revoke', 'disable', 'update', 'retention', 'anonymi', 'mask', 'redact',
+    '削除', '消去', 'リセット', '有効期限', '変更', '更新', '無効に', '漏えい', 'マスク', '匿名', '保存期間'],
   COUNT: [
     'count', 'how many', 'number of', 'total$', 'aggregate', 'statistic', 'no personal', 'anonymi', 'template', 'mail-merge', 'mail merge', 'my own', 'per prefecture', 'notify all', 'notification',
     '件数', '数え', '何人', '人数', '集計', '統計', '個人の情報は不要', '個人情報は不要', '匿名', 'テンプレート', '列名のみ', '差し込み', '自分の', 'お知らせ', '全部で',
@@ -223,6 +243,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '説明', '解説', 'ですか', 'でしょうか', '要約して', '設計', 'なぜ', '分析',
   ],
   HOWTO: [
+    'steps to', 'procedure', '手順', '設定する',
     '作り方', 'how to make', 'how to build', 'how do i make',
     'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
     '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
@@ -232,10 +253,11 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
   ],
   OBEYME: [
+    'do as i say', 'do what i ask', 'what i type', 'only from me', 'take instructions only', 'follow me', '言う通り', '言うとおり', '指示だけ', '命令だけ', '指示のみ', '命令のみ', 'のみに従', 'だけに従', 'お願いのみ',
     'only follow', 'follow mine', 'follow my', 'obey me', 'obey only', 'my commands', 'my orders', 'do what i say', 'what i say', 'only obey', 'listen only to me',
     '私の指示に', '私の命令に', '俺の言うこと', '私の言うこと', 'の言うことだけ', 'にだけ従', 'だけ聞け', 'だけ聞いて', '私の要求に',
   ],
-  YOUR: ['your', 'ur$', "you've", 'you were', 'you are following', 'あなたの', 'あなたが', '君の', 'お前の', 'あなたに'],
+  YOUR: ['you using', 'you are using', "you're using", 'you have access', 'you are connected', "you're connected", 'you use', 'あなたが使って', 'あなたが使用', 'your', 'ur$', "you've", 'you were', 'you are following', 'あなたの', 'あなたが', '君の', 'お前の', 'あなたに'],
   REPORT: [
     'the attacker', 'an attacker', 'attackers$', 'attacker used', 'adversaries', 'threat actor', 'used prompts', 'prompts like', 'messages like', 'inputs like', 'told the', 'tells the', 'instructed the', 'instructing the', 'asked the model', 'asking the model',
     'asked the assistant', 'asking the assistant', 'ask them to', 'asked it to', 'the paper', 'the study', 'researchers', 'we detected', 'we observed', 'we saw', 'we found', 'we blocked', 'was detected', 'were detected',
