@@ -556,8 +556,10 @@ let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
 const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
-const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
+const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)|^[すつくぐむぶぬるうせ]?(?:よう|ように)(?:に)?(?:頼|求|言|指示|命|依頼|仕向|呼びか)|^[すつくぐむぶぬるう](?:こと|の[はがを]|と)/;
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$|\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
+/** A determiner before the verb: a noun ("any output", "the override"), not an order. */
+const EN_NOUN = /\b(?:the|a|an|any|this|that|its|their|his|her|our|of|no|such)\s*$/;
 const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
@@ -623,6 +625,11 @@ class Features {
       if ((last === 0x3066 || last === 0x3067) && !JA_PROHIBITED.test(s.slice(end - 1, end + 6))) return 1; // …て / …で
       if (last >= 0x3000) {
         const next = s.slice(end, end + 6);
+        // 出力を／表示が: a kanji noun with a particle, not a verb
+        if (last >= 0x4e00 && last <= 0x9fff && /^[をがはのにもとや]/.test(next)) {
+          descriptive++;
+          continue;
+        }
         if (JA_PROHIBITED.test(next)) {
           descriptive++;
           continue;
@@ -631,6 +638,8 @@ class Features {
         if (JA_DESCRIPTIVE.test(next)) descriptive++;
         continue;
       }
+      // "what is …" asks; it neither orders nor describes
+      if (s.startsWith('what', st)) continue;
       const before = s.slice(Math.max(0, st - 40), st);
       if (EN_NEGATED.test(before)) {
         descriptive++;
@@ -641,7 +650,7 @@ class Features {
         continue;
       }
       // "told the bot to ignore", "asking the model to reveal": reported, not addressed to the model
-      if (EN_THIRD_PERSON.test(before)) {
+      if (EN_THIRD_PERSON.test(before) || EN_NOUN.test(before)) {
         descriptive++;
         continue;
       }
@@ -674,7 +683,7 @@ FT = new Features();
 /** What text addressed to a model asks for (indirect injection). */
 const ACT = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
 const ACT_ADDR = [...ACT, F.ADDR];
-const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
+const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII, F.NAMED, F.NOREFUSE];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
 const BIAS = 3;
@@ -764,7 +773,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let pi = 0;
   // Weak targets (settings, a policy, 設定) are the model's only when something else says so: "your",
   // the system prompt, new instructions, unrestricted behaviour, text addressed to an AI.
-  const weakTarget = near('OVR', 'TGTW', 40) && (has('YOUR') || has('SYS') || has('UNREST') || has('NEWINS') || has('OBEYME') || has('ADDR') || has('TAG'));
+  const weakTarget = near('OVR', 'TGTW', 40) && (ft.nearAfter(F.YOUR, F.TGTW, 14) || has('SYS') || has('UNREST') || has('NEWINS') || has('OBEYME') || has('ADDR') || has('TAG'));
   const overrideTarget = near('OVR', 'TGT', 50) || near('OVR', 'SYS', 50) || weakTarget;
   const ovrMood = ft.mood(F.OVR, s);
   const revealMood = ft.mood(F.REVEAL, s);
@@ -822,6 +831,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (near('REVEAL', 'SYS', 60)) {
     ex += u('reveal×system_prompt', 4.2 + asked);
     if (has('VERBATIM')) ex += u('verbatim', 0.8);
+    if (has('HOWTO')) ex -= u('how_to', 1.2);
   } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
     ex += u('reveal×your_rules', 3.2);
   } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 40)) {
@@ -846,12 +856,12 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (has('PEOPLE') && has('PII')) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
     // "What is the rule on deleting all customers' data?" names no extraction: a question, not a dump.
-    const extracting = has('EXTRACT') || (has('REVEAL') && revealMood > 0);
+    const extracting = has('EXTRACT') || (has('REVEAL') && revealMood > 0 && !has('MANAGE'));
     bulk += u('people×pii', 1.6);
     if (has('BULK')) bulk += u('all', extracting ? 1.6 : 1.0);
     if (extracting) bulk += u('extract', 1.0);
     if (has('BULK') && extracting) bulk += u('all×extract', 1.4);
-    if (has('MANAGE')) bulk -= u('managing_data', 2.2);
+    if (has('MANAGE')) bulk -= u('managing_data', 2.8);
     if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
     if (has('COUNT')) bulk -= u('counts_only', 3);
     if (has('CODE')) bulk -= u('code', 3);
@@ -925,7 +935,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   };
   const indirect = channel === 'tool' || ind >= 2.6;
   if (indirect) {
-    push('INDIRECT_INJECTION', Math.max(ind, pi + 0.3, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
+    // An override in a document counts fully when it is an order or aimed at a model; a document
+    // that only reports a change of rules ("the old rules were dropped") much less.
+    const piInd = ovrMood > 0 || has('ADDR') || has('TAG') || has('HIDDEN') || has('NEWINS') || has('OBEYME') || has('UNREST') ? pi + 0.3 : pi - 1;
+    push('INDIRECT_INJECTION', Math.max(ind, piInd, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
     if (channel !== 'tool') {
       push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
       push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);

@@ -80,20 +80,20 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   ],
   SYS: [
     'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
-    'your settings', 'your config', 'in your settings', '設定に保存', '設定から読み取', '設定ファイル', '受けている制約', 'あなたの制約',
+    '設定に保存', '設定から読み取', '受けている制約', 'あなたの制約',
     'system prompt', 'system message', 'system instruction', 'system note', 'initial prompt', 'initial instruction', 'original prompt', 'original instruction', 'hidden prompt', 'hidden instruction', 'hidden rule',
     'secret instruction', 'secret rule', 'developer message', 'developer instruction', 'developer prompt', 'context window', 'your prompt', 'your instructions', 'your rules', 'your guidelines',
     'your configuration', 'your programming', 'your system', 'your initial', 'your original', 'your hidden', 'your internal', 'you were told', 'were you told', 'you were given', 'you were configured', 'you were initiali', 'you were set up',
     'you started with', 'you were programmed', 'before our conversation', 'before this conversation', 'before this chat', 'precedes this', 'pre-prompt', 'preprompt', 'meta prompt', 'above this line',
     'text above', 'everything above', 'confidential instruction', 'confidential configuration', 'internal rule', 'internal instruction', 'operating instruction', 'configured with', 'initialised with', 'initialized with',
-    'システムプロンプト', 'システムメッセージ', 'システム設定', '初期プロンプト', '初期設定', '初期の指示', '最初の指示', '最初に受け取', '最初に与えられ', '最初に設定', '元の指示', '内部指示', '内部ルール', '内部の設定',
+    'システムプロンプト', 'システムメッセージ', 'システム設定', '初期プロンプト', '初期の指示', '最初の指示', '最初に受け取', '最初に与えられ', '最初に設定', '元の指示', '内部指示', '内部ルール', '内部の設定',
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
     'quote', 'write it out', 'what did', 'contents of', 'encode your', 'translate your', 'spell', '引用', '書き出して', '列挙',
     'reveal', 'show', 'print', 'output', 'display', 'repeat', 'tell me', 'tell us', 'disclose', 'leak', 'dump', 'expose', 'write out', 'paste', 'spell out', 'recite', 'give me', 'what is', 'what are', 'what were',
     "what's", 'list$', 'share', 'provide', 'echo', 'read out', 'type out', 'render', 'include',
-    '教えて', 'おしえて', '表示', '出力', '見せ', '開示', '書き出', '繰り返', '貼り付け', '示して', 'お示し', '出して', '漏ら', '暴露', '読み上げ', '公開', '共有して', 'って何', 'とは何ですか', '何？', '書いて',
+    '教えて', 'おしえて', '表示', '出力', '見せ', '開示', '書き出', '繰り返', '貼り付け', '示して', 'お示し', '出して', '漏ら', '暴露', '読み上げ', '公開', '共有して', 'って何', 'とは何ですか', '何？',
   ],
   VERBATIM: [
     '原文',
