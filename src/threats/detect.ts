@@ -560,8 +560,9 @@ const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま
 const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$|\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
 /** A determiner before the verb: a noun ("any output", "the override"), not an order. */
 const EN_NOUN = /\b(?:the|a|an|any|this|that|its|their|his|her|our|of|no|such)\s*$/;
+const EN_PERFORMATIVE = /\b(?:i'm|i am|we're|we are|i hereby|we hereby)\s*$/;
 const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
-const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
+const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|pls|plz|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
 class Features {
   readonly pos: number[][] = Array.from({ length: NF }, () => []);
@@ -639,12 +640,17 @@ class Features {
         continue;
       }
       // "what is …" asks; it neither orders nor describes
-      if (s.startsWith('what', st)) continue;
+      if (s.startsWith('what', st)) {
+        n--;
+        continue;
+      }
       const before = s.slice(Math.max(0, st - 40), st);
       if (EN_NEGATED.test(before)) {
         descriptive++;
         continue;
       }
+      // "I'm overriding your instructions": performative, the speaker does it now
+      if (EN_PERFORMATIVE.test(before)) return 1;
       if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
         descriptive++;
         continue;
@@ -780,7 +786,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (overrideTarget) {
     pi += u('override×target', 3);
     if (ovrMood > 0) pi += u('imperative', 0.7);
-    else if (ovrMood < 0) pi -= u('descriptive', 1.6);
+    // "X has been revoked. From now on, do Y": an announcement followed by new orders is not a description
+    else if (ovrMood < 0) pi -= u('descriptive', ft.nearAfter(F.OVR, F.NEWINS, 80) || ft.nearAfter(F.OVR, F.OBEYME, 80) ? 0.6 : 1.6);
     if (near('SCOPE', 'TGT', 30) || has('SYS')) pi += u('scope', 0.9);
     if (has('NEWINS') || has('OBEYME')) pi += u('new_instructions', 0.8);
     if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
@@ -794,7 +801,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
   }
   if (has('TAG')) {
-    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0);
+    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0) + (has('ACTION') && (has('ADDR') || has('ADDR2') || has('AUTH') || has('YOUR')) ? 0.5 : 0);
     if (t > 0) pi += u('spoofed_tag', 1 + 0.8 * Math.min(t, 3));
   }
   if (has('NOREFUSE') && (has('SYS') || has('TGT'))) pi += u('refusal_suppression', 1.2);
@@ -821,7 +828,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
   }
   if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
-  if (has('NOREFUSE') && has('HARM')) jb += u('refusal_suppression×harm', 2.2 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2));
+  if (has('NOREFUSE') && has('HARM')) jb += u('refusal_suppression×harm', 2.6 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2) + (has('HOWTO') ? 0.6 : 0));
   else if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
   if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
 
@@ -834,7 +841,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('HOWTO')) ex -= u('how_to', 1.2);
   } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
     ex += u('reveal×your_rules', 3.2);
-  } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 40)) {
+  } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 48)) {
     // the secret is the verb's object (print the API key / APIキーを教えて), not a topic nearby
     ex += u('reveal×secret', 3.4 + asked);
     if (has('MANAGE') && !has('YOUR')) ex -= u('managing_keys', 1.8);
@@ -876,7 +883,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
   let mentions = 0;
   for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
-  if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
+  if (acts) ind += u('addresses_model×action', 3.1 + 0.5 * Math.min(acts - 1, 3));
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
   if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
   if (has('CONCEAL')) ind += u('conceal', 1.2);
@@ -1028,4 +1035,15 @@ export function scanAnswer(answer: string, fp: PromptFingerprint | undefined, se
   }
   if (logit > 0) hits.push({ type: 'EXFILTRATION', score: Math.round(sigmoid(logit - BIAS) * 1000) / 1000, detector: 'sekisho.answer_exfiltration', features });
   return { hits, max: hits[0]?.score ?? 0, obfuscation: [] };
+}
+
+/** The features found in a text and where (for `bench/threats.ts --explain`; tooling only). */
+export function explainFeatures(text: string): Record<string, number[]> {
+  const ac = compiled();
+  foldInto(text.slice(0, 65536), 0);
+  const ft = FT.reset();
+  ac.scan(foldBuf, 0, foldEnd, ft);
+  const out: Record<string, number[]> = {};
+  for (let f = 0; f < NF; f++) if (ft.count[f]) out[FEATURES[f]!] = [...ft.pos[f]!];
+  return out;
 }

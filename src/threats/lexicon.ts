@@ -55,6 +55,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    '適用されず', '適用外', 'nothing in your',
     'overwrit', 'outdated', 'obsolete', 'invalid$', 'on hold', 'clear all', 'clear your', 'stop obeying', 'quit following', "don't have to follow", 'do not have to follow', 'no need to follow', "doesn't matter", 'does not matter', 'treated as void', 'nullif', 'どうでもいい', 'もういい', 'なしで', '忘却', '無かったこと', '白紙', '従わなくて', '守らなくていい', '聞かなくていい', '効力を失',
     'no more', 'stop what you are doing', 'stop what you\'re doing', '作業を中断', '中断して', '気にせず', '必要はもう', '必要はありません', '従わなくていい', '従わなくても', 'もう従わ',
     'ignor', 'disregard', 'forget', 'forgot$', 'overrid', 'bypass', 'skip', 'set aside', 'put aside', 'drop all', 'drop your', 'drop the', 'discard',
@@ -67,6 +68,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   ],
   TGTW: ['settings$', 'polic', 'training$', 'setup$', 'configuration', '設定', 'ポリシー', '方針', '規程'],
   TGT: [
+    'told you', 'what they said',
     'instructions you', 'setup text', 'what they told', 'what you were told', '命令は', '指図',
     'instruction', 'instruct', 'directive', 'rule$', 'rules$', 'guideline', 'guidance', 'prompt', 'programming', 'constraint', 'restriction', 'orders$', 'commands$',
     'safety', 'filter', 'limitation', 'limits$', 'guardrail', 'ethic', 'told$', 'directions$', 'caveats', 'standing order', 'alignment',
@@ -75,7 +77,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   SCOPE: [
     'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
     'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
-    'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
+    'ur$', 'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
@@ -115,6 +117,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'どんな内容でも', 'どんな内容も', 'any content', 'generate anything', 'generate any',
     'would normally refuse', 'normally refuse', 'shadow self', 'no content policy', 'despises', 'ignores every', 'ignores all', 'safety training removed', 'had its safety', 'safety filters are off', 'no moral guidelines', 'no ethical limits', 'is legal', 'are legal', 'nothing is illegal', 'no laws about', 'フィルタなし', 'フィルタのない', '倫理フィルタ', '概念が存在しない', '存在しない世界', '制限を外した', '違法なことは何も', '合法', '規則もなく', 'ルールにも従わない', '断らない',
     '何でも話', '何でも手伝', '何でも答', '制約がな', '制限がな', 'ルールがな', '規則がな', 'フィルターがな', '安全上の制約', 'have no safety', 'without any rules', 'anything, including',
     'no restriction', 'without restriction', 'unrestricted', 'without any restriction', 'zero restriction', 'no rules', 'no limits', 'without limits', 'no limitations', 'unfiltered', 'uncensored', 'no filter',
@@ -141,15 +144,18 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'プロダクトキー', '犯罪', '違法',
   ],
   FICTION: [
+    'thriller', 'chapter', 'villain', 'screenplay', 'plot$', '悪役', '登場人物', 'セリフ', '章で', 'サスペンス',
     'story', 'fiction', 'hypothetical', 'imagine', 'novel$', 'script', 'movie', 'film$', 'game$', 'grandma', 'grandmother', 'parallel universe', 'in a world where', 'actor', 'rehears', 'just a', 'only a', 'scenario',
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'the steps', 'steps for', 'recipe', 'レシピ', '作り方', '分量',
     'exact quantit', 'exact dose', 'exact amount', 'with details', 'exact', 'precise', 'working code', 'usable', '手順付き', '実際に使える', '分量', '本物の',
     'step by step', 'step-by-step', 'in detail', 'full detail', 'technical detail', 'real$', 'actual', 'working', 'for real', 'exactly how', 'detailed', 'real steps', 'instructions',
     '手順', '詳しく', '詳細に', '本物', '実際に動く', '実際の', '具体的に', '動く',
   ],
   NEWINS: [
+    'new directive', 'new order', 'new guideline', 'confirm and proceed', 'acknowledge and comply', 'acknowledge and proceed', 'and comply', '従いなさい', '従え',
     'obey the following', 'follow the following', 'the following rule', 'the following instead', 'actual instructions', 'your only goal', 'only goal', '以下の指示', '以下の質問', '新しい指示', '新ルール',
     'instead', 'new instruction', 'new task', 'new rule', 'new policy', 'new prompt', 'new system', 'your new', 'only instruction', 'real instruction', 'from now on', 'from here on', 'from this point',
     'going forward', 'supersede', 'takes precedence', 'priority', 'henceforth', 'until further notice', 'the real', 'treat this message', 'now operate', 'now your',
@@ -174,13 +180,15 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'ai assistant:', 'ai assistant,', 'ai assistant reading', 'ai assistants that', 'ai assistants:', 'assistant:', 'assistant,', 'dear ai', 'to the ai', 'to any ai', 'note to the ai', 'note to ai', 'if you are an ai', 'if you are a language model', "if you're an ai",
     'ai reading', 'ai agents answering', 'ai agent processing', 'ai models:', 'for ai models', 'whichever assistant', 'reading this', 'who reads this', 'that read', 'that reads', 'processing this', 'to the model', 'instruction to the model', 'instruction for the model',
     'attention ai', 'attention language model', 'dear assistant', 'hey assistant', 'hey copilot', 'language model:', 'language models:', 'ai:', 'any ai', 'for the summariser', 'for the summarizer', 'note to the', 'ai coding assistant',
-    'aiアシスタントへ', 'aiへ', 'アシスタントへ', '言語モデルへ', '言語モデルは', 'aiは', '要約aiへ', '読んでいるai', '読み込んだai', 'aiさん', 'モデルへの指示', 'モデルへ', 'aiへの', '処理するai', '読んだai', '支援ツールへ', '読み取るai', '行うai', '回答するai', 'aiエージェントは',
+    'aiアシスタントへ', 'aiへ', 'アシスタントへ', '言語モデルへ', '要約aiへ', '読んでいるai', '読み込んだai', 'aiさん', 'モデルへの指示', 'モデルへ', 'aiへの', '処理するai', '読んだai', '支援ツールへ', '読み取るai', '行うai', '回答するai', 'aiエージェントは',
   ],
   ADDR2: [
+    'aiは', '言語モデルは',
     'ai assistant', 'language model', 'llm$', 'ai model', 'ai agent', 'the agent', 'chatbot', 'copilot', 'chatgpt', 'summariser', 'summarizer', 'summarising this', 'summarizing this', 'screening ai', 'the assistant', 'the model',
     'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
   ],
   ACTION: [
+    '書いて', '書くこと', 'と書', 'write that', 'say that', 'describe', 'mention that', 'recommend', '推薦', '紹介し', '貼り付け',
     'forward', 'send', 'email the', 'delete', 'transfer', 'refund', 'download', 'upload', 'curl', 'execute', 'visit', 'click', 'call +', 'grant', 'rank this', 'rate this', 'redirect', 'navigate', 'install',
     'add the line', 'post to', 'reply', 'tell the user', 'tell them', 'respond only with', 'reply only with', 'say this', 'stating', 'render', 'respond with', 'must call', 'must also',
     '転送', '送信', '送って', '削除', '返金', 'ダウンロード', '実行', '電話するよう', '許可し', '高く評価', '最高評価', '追加し', '返信', '伝えて', '伝えること', '回答すること', '返答してください', '誘導', '強調', '含めて', '含めること',
@@ -243,6 +251,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '説明', '解説', 'ですか', 'でしょうか', '要約して', '設計', 'なぜ', '分析',
   ],
   HOWTO: [
+    'explain how', 'describe how', 'explains how', 'how he', 'how she', 'how they',
     'steps to', 'procedure', '手順', '設定する',
     '作り方', 'how to make', 'how to build', 'how do i make',
     'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
@@ -262,7 +271,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'the attacker', 'an attacker', 'attackers$', 'attacker used', 'adversaries', 'threat actor', 'used prompts', 'prompts like', 'messages like', 'inputs like', 'told the', 'tells the', 'instructed the', 'instructing the', 'asked the model', 'asking the model',
     'asked the assistant', 'asking the assistant', 'ask them to', 'asked it to', 'the paper', 'the study', 'researchers', 'we detected', 'we observed', 'we saw', 'we found', 'we blocked', 'was detected', 'were detected',
     'was reported', 'were reported', 'was observed', 'in the incident', 'post-mortem', 'postmortem', 'test plan', 'testers will', 'shows that', 'showed that',
-    'found that', 'demonstrated', 'tricked', 'evidence', 'attack log', 'in the logs', 'flags phrases', 'the ticket', 'whose body', 'the message instructed', 'the email told',
+    'found that', 'demonstrated', 'tricked', 'evidence', 'attack log', 'in the logs', 'flags phrases', 'whose body', 'the message instructed', 'the email told',
     'という攻撃', 'が報告', 'と報告', '報じ', 'を検知した', '検知しました', '攻撃者', 'によると', 'という入力', 'という文', 'といった', '試験計画', '試験者',
     '再発防止', 'させた', 'させる', '証拠', '攻撃ログ', 'とされ', 'たという', '事例',
   ],
