@@ -107,6 +107,21 @@ const CK = new Uint8Array(65536);
 for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0) | (isLatin(c) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95 ? 32 : 0);
 
 /**
+ * Code units that fold without side effects (the fast path of the fold loop): 1 a Latin letter,
+ * 2 a character that is neither a letter, digit, leet character, separator nor base64 (kanji,
+ * kana, most punctuation). 0: the full path (spaces, digits, zero-width, homoglyphs, half-width
+ * katakana, ざ, separators …).
+ */
+const FAST = new Uint8Array(65536);
+for (let c0 = 0; c0 < 65536; c0++) {
+  const c = FOLD[c0]!;
+  if (c === 0xffff || (c0 >= 0xff61 && c0 <= 0xff9f) || (c0 >= 0x370 && c0 <= 0x4ff) || c === 32 || c === 0x3056) continue;
+  const ck = CK[c]!;
+  if (ck & 1 && !(ck & 4)) FAST[c0] = 1;
+  else if (!(ck & (2 | 4 | 16 | 32))) FAST[c0] = 2;
+}
+
+/**
  * Folds `t` into foldBuf from position `k0` (one table look-up per code unit); returns the new
  * end in `foldEnd` and the obfuscation bits.
  */
@@ -140,8 +155,23 @@ function foldInto(text: string, k0: number, normalized = false): number {
   let singles = 0;
   let chain = 0;
   let lastSingleSep = -9;
+  const FAST_ = FAST;
   for (let i = 0; i < n; i++) {
     const c0 = t.charCodeAt(i);
+    const fast = FAST_[c0]!;
+    if (fast === 1) {
+      // a Latin letter: part of a word and of a base64 run
+      if (++b64Run >= 16) b64Long = true;
+      if (wordStart < 0) wordStart = k;
+      wordLetters++;
+      out[k++] = FT_[c0]!;
+      continue;
+    }
+    if (fast === 2 && wordStart < 0) {
+      b64Run = 0;
+      out[k++] = FT_[c0]!;
+      continue;
+    }
     if (c0 >= 0xff61 && c0 <= 0xff9f && !normalized) return foldInto(normalize(text), k0, true);
     const c = FT_[c0]!;
     if (c === 0xffff) {
@@ -448,7 +478,9 @@ class Automaton {
     for (let i = from; i < to; i++) {
       const c = buf[i]!;
       if (c < 128) {
-        if (c === 34) dq = !dq;
+        if (c >= 97) {
+          // folded Latin letters (the common case): no quotation mark
+        } else if (c === 34) dq = !dq;
         else if (c === 96) bq = !bq;
         else if (c === 91 && i > from && buf[i - 1] === 33) this.image = true;
         else if (c === 39) {
@@ -573,16 +605,22 @@ class Features {
     this.count[f]!++;
     if (quoted) this.quoted[f]!++;
     const p = this.pos[f]!;
-    if (p.length < MAX_POS && p[p.length - 1] !== start) p.push(start);
+    if (p.length < MAX_POS && p[p.length - 1] !== start) {
+      if (p.length === 0) this.touched.push(f);
+      p.push(start);
+    }
   }
   /** Where each OVR and REVEAL hit ends (for the imperative check). */
   readonly ends: number[][] = Array.from({ length: NF }, () => []);
   /** Empties it for the next text (the instance is reused: scanning is synchronous). */
+  /** Features with positions (reset clears only these and the end lists). */
+  private readonly touched: number[] = [];
   reset(): this {
-    for (let f = 0; f < NF; f++) {
-      this.pos[f]!.length = 0;
-      this.ends[f]!.length = 0;
-    }
+    for (const f of this.touched) this.pos[f]!.length = 0;
+    this.touched.length = 0;
+    this.ends[F.OVR]!.length = 0;
+    this.ends[F.REVEAL]!.length = 0;
+    this.ends[F.EXTRACT]!.length = 0;
     this.count.fill(0);
     this.quoted.fill(0);
     return this;
