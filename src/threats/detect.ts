@@ -46,6 +46,7 @@ export interface ScanResult {
 
 const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, number>;
 const NF = FEATURES.length;
+const F_TGT = F.TGT;
 
 // ---------------------------------------------------------------- folding
 
@@ -523,9 +524,8 @@ class Automaton {
         if (e.right && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
         const f = e.feature;
         // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
-        if (f === F.TGT && qualifiedTarget(buf, start, from)) continue;
-        ft.add(f, start, quoted);
-        if ((f === F.OVR || f === F.REVEAL || f === F.EXTRACT) && ft.ends[f]!.length < MAX_POS) ft.ends[f]!.push(i + 1);
+        if (f === F_TGT && qualifiedTarget(buf, start, from)) continue;
+        ft.add(f, start, i + 1, quoted);
       }
     }
     this.depth = depth;
@@ -596,31 +596,43 @@ const EN_PERFORMATIVE = /\b(?:i'm|i am|we're|we are|i hereby|we hereby)\s*$/;
 const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
 const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|pls|plz|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
+/** Features whose hits' ends are kept (the mood check). */
+const KEEP_ENDS = new Uint8Array(NF);
+
+/**
+ * The features of one text: positions per feature in flat typed arrays (no allocation per text,
+ * no array growth), hit counts, quoted-hit counts.
+ */
 class Features {
-  readonly pos: number[][] = Array.from({ length: NF }, () => []);
+  /** Start offsets: feature f's i-th distinct start at f·MAX_POS + i. */
+  private readonly P = new Int32Array(NF * MAX_POS);
+  private readonly PL = new Uint8Array(NF);
+  /** Ends of every OVR/REVEAL/EXTRACT hit (for the imperative check). */
+  private readonly E = new Int32Array(NF * MAX_POS);
+  private readonly EL = new Uint8Array(NF);
   readonly quoted = new Uint16Array(NF);
   readonly count = new Uint16Array(NF);
-  /** Distinct entries seen per feature (by start offset+len), for "how many different cues". */
-  add(f: number, start: number, quoted: boolean): void {
+  add(f: number, start: number, end: number, quoted: boolean): void {
     this.count[f]!++;
     if (quoted) this.quoted[f]!++;
-    const p = this.pos[f]!;
-    if (p.length < MAX_POS && p[p.length - 1] !== start) {
-      if (p.length === 0) this.touched.push(f);
-      p.push(start);
+    const n = this.PL[f]!;
+    const base = f * MAX_POS;
+    if (n < MAX_POS && (n === 0 || this.P[base + n - 1] !== start)) {
+      this.P[base + n] = start;
+      this.PL[f] = n + 1;
+    }
+    if (KEEP_ENDS[f] !== 0) {
+      const m = this.EL[f]!;
+      if (m < MAX_POS) {
+        this.E[base + m] = end;
+        this.EL[f] = m + 1;
+      }
     }
   }
-  /** Where each OVR and REVEAL hit ends (for the imperative check). */
-  readonly ends: number[][] = Array.from({ length: NF }, () => []);
   /** Empties it for the next text (the instance is reused: scanning is synchronous). */
-  /** Features with positions (reset clears only these and the end lists). */
-  private readonly touched: number[] = [];
   reset(): this {
-    for (const f of this.touched) this.pos[f]!.length = 0;
-    this.touched.length = 0;
-    this.ends[F.OVR]!.length = 0;
-    this.ends[F.REVEAL]!.length = 0;
-    this.ends[F.EXTRACT]!.length = 0;
+    this.PL.fill(0);
+    this.EL.fill(0);
     this.count.fill(0);
     this.quoted.fill(0);
     return this;
@@ -629,17 +641,23 @@ class Features {
     return this.count[f]! > 0;
   }
   n(f: number): number {
-    return this.pos[f]!.length;
+    return this.PL[f]!;
   }
-  /** Some hit of `a` within `w` characters of some hit of `b` (positions are sorted). */
+  positions(f: number): number[] {
+    return Array.from(this.P.subarray(f * MAX_POS, f * MAX_POS + this.PL[f]!));
+  }
+  /** Some hit of `a` within `w` characters of some hit of `b`. */
   near(a: number, b: number, w: number): boolean {
-    const A = this.pos[a]!;
-    const B = this.pos[b]!;
+    const P = this.P;
+    const na = this.PL[a]!;
+    const nb = this.PL[b]!;
+    const ba = a * MAX_POS;
+    const bb = b * MAX_POS;
     let j = 0;
-    for (let i = 0; i < A.length; i++) {
-      const x = A[i]!;
-      while (j < B.length && B[j]! < x - w) j++;
-      if (j < B.length && B[j]! <= x + w) return true;
+    for (let i = 0; i < na; i++) {
+      const x = P[ba + i]!;
+      while (j < nb && P[bb + j]! < x - w) j++;
+      if (j < nb && P[bb + j]! <= x + w) return true;
     }
     return false;
   }
@@ -649,15 +667,16 @@ class Features {
    * "the contractor ignored", "should never show"), else 0.
    */
   mood(f: number, text: () => string): number {
-    const starts = this.pos[f]!;
-    const ends = this.ends[f]!;
-    if (starts.length === 0) return 0;
+    const ns = this.PL[f]!;
+    const ne = this.EL[f]!;
+    if (ns === 0) return 0;
     const s = text();
     let descriptive = 0;
     let n = 0;
-    for (let i = 0; i < starts.length && i < ends.length; i++) {
-      const st = starts[i]!;
-      const end = ends[i]!;
+    const base = f * MAX_POS;
+    for (let i = 0; i < ns && i < ne; i++) {
+      const st = this.P[base + i]!;
+      const end = this.E[base + i]!;
       if (end < st) continue;
       n++;
       const last = s.charCodeAt(end - 1);
@@ -704,13 +723,16 @@ class Features {
   }
   /** Some hit of `b` starts after a hit of `a`, at most `w` characters later (the verb's object). */
   nearAfter(a: number, b: number, w: number): boolean {
-    const A = this.pos[a]!;
-    const B = this.pos[b]!;
+    const P = this.P;
+    const na = this.PL[a]!;
+    const nb = this.PL[b]!;
+    const ba = a * MAX_POS;
+    const bb = b * MAX_POS;
     let j = 0;
-    for (let i = 0; i < A.length; i++) {
-      const x = A[i]!;
-      while (j < B.length && B[j]! <= x) j++;
-      if (j < B.length && B[j]! <= x + w) return true;
+    for (let i = 0; i < na; i++) {
+      const x = P[ba + i]!;
+      while (j < nb && P[bb + j]! <= x) j++;
+      if (j < nb && P[bb + j]! <= x + w) return true;
     }
     return false;
   }
@@ -720,6 +742,7 @@ class Features {
   }
 }
 
+KEEP_ENDS[F.OVR] = KEEP_ENDS[F.REVEAL] = KEEP_ENDS[F.EXTRACT] = 1;
 FT = new Features();
 
 // ---------------------------------------------------------------- scoring
@@ -1082,6 +1105,6 @@ export function explainFeatures(text: string): Record<string, number[]> {
   const ft = FT.reset();
   ac.scan(foldBuf, 0, foldEnd, ft);
   const out: Record<string, number[]> = {};
-  for (let f = 0; f < NF; f++) if (ft.count[f]) out[FEATURES[f]!] = [...ft.pos[f]!];
+  for (let f = 0; f < NF; f++) if (ft.count[f]) out[FEATURES[f]!] = ft.positions(f);
   return out;
 }
