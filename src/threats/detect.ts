@@ -127,12 +127,14 @@ for (let c0 = 0; c0 < 65536; c0++) {
  * end in `foldEnd` and the obfuscation bits.
  */
 let foldEnd = 0;
-/** Folding saw a run of 16 base64 characters (the base64 scan runs only then). */
+/** Folding saw a run of 16 ASCII base64 characters with both cases (the base64 scan runs only then: it needs both). */
 let b64Long = false;
 /** Folding saw "13" or ざ (the ROT13 regex — rot13, シーザー — runs only then or after a decode cue). */
 let rotCue = false;
 function foldInto(text: string, k0: number, normalized = false): number {
   let b64Run = 0;
+  let b64Up = false;
+  let b64Low = false;
   b64Long = false;
   rotCue = false;
   // The inspector's width normalisation (its half-width katakana table) only when the loop meets
@@ -162,7 +164,14 @@ function foldInto(text: string, k0: number, normalized = false): number {
     const fast = FAST_[c0]!;
     if (fast === 1) {
       // a Latin letter: part of a word and of a base64 run
-      if (++b64Run >= 16) b64Long = true;
+      if (c0 < 128) {
+        if (c0 < 97) b64Up = true;
+        else b64Low = true;
+        if (++b64Run >= 16 && b64Up && b64Low) b64Long = true;
+      } else {
+        b64Run = 0;
+        b64Up = b64Low = false;
+      }
       if (wordStart < 0) wordStart = k;
       wordLetters++;
       out[k++] = FT_[c0]!;
@@ -170,6 +179,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     if (fast === 2 && wordStart < 0) {
       b64Run = 0;
+      b64Up = b64Low = false;
       out[k++] = FT_[c0]!;
       continue;
     }
@@ -184,9 +194,14 @@ function foldInto(text: string, k0: number, normalized = false): number {
     if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
     else if (c === 0x3056) rotCue = true;
     const ck = CK_[c]!;
-    if (ck & 32) {
-      if (++b64Run >= 16) b64Long = true;
-    } else b64Run = 0;
+    if (ck & 32 && c0 < 128) {
+      if (c0 >= 65 && c0 <= 90) b64Up = true;
+      else if (c0 >= 97) b64Low = true;
+      if (++b64Run >= 16 && b64Up && b64Low) b64Long = true;
+    } else {
+      b64Run = 0;
+      b64Up = b64Low = false;
+    }
     if (ck & 7) {
       const letter = (ck & 1) !== 0;
       const leet = (ck & 4) !== 0 && (c !== 64 && c !== 36 ? true : wordStart >= 0 && wordLetters > 0 && wordLeet > 0);
@@ -646,6 +661,10 @@ class Features {
   positions(f: number): number[] {
     return Array.from(this.P.subarray(f * MAX_POS, f * MAX_POS + this.PL[f]!));
   }
+  /** A hit of `f` that starts before `end` (in the text itself, not in a decoded payload). */
+  hasBefore(f: number, end: number): boolean {
+    return this.PL[f]! > 0 && this.P[f * MAX_POS]! < end;
+  }
   /** Some hit of `a` within `w` characters of some hit of `b`. */
   near(a: number, b: number, w: number): boolean {
     const P = this.P;
@@ -754,6 +773,13 @@ const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
 const BIAS = 3;
+
+/** The folded text ends with a question mark (full-width ones are folded), spaces aside. */
+function endsWithQuestion(buf: Uint16Array, end: number): boolean {
+  let i = end - 1;
+  while (i >= 0 && buf[i] === 32) i--;
+  return i >= 0 && buf[i] === 63;
+}
 
 function imageExfil(s: string): number {
   // ![alt](http(s)://host/…?…=…) — a markdown image whose URL carries a query: the client fetches it.
@@ -970,7 +996,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     quotedCues += ft.quoted[f]!;
   }
   const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
-  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(mainText());
+  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && (endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd));
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
     used.add('meta_context');

@@ -44,6 +44,7 @@ export const FEATURES = [
   'META', // talking about attacks: training, example, detect, news
   'META2', // weaker meta cues: explain, what is
   'HOWTO', // how do I …
+  'ASK', // a question about the text: ですか, is this …
   'DECODE', // decode / follow the decoded text
   'OBEYME', // obey only me: follow my instructions
   'YOUR', // your, あなたの
@@ -257,6 +258,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
     '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
   ],
+  ASK: ['ですか', 'でしょうか', 'is this$', 'is it$', 'is the$'],
   DECODE: [
     'decode', 'base64', 'rot13', 'rot-13', 'rot 13', 'caesar', 'then execute', 'and follow it', 'and obey', 'do what it says', 'join part', 'joined sentence', 'translated instruction', 'execute the',
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
