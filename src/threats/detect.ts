@@ -601,6 +601,7 @@ const MAX_POS = 48;
 // eslint-disable-next-line prefer-const
 let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
+const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い[るたまなかれ]|お[りるい]|き[たまて]|ある|あり)/;
 const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)|^[すつくぐむぶぬるうせ]?(?:よう|ように)(?:に)?(?:頼|求|言|指示|命|依頼|仕向|呼びか)|^[すつくぐむぶぬるう](?:こと|の[はがを]|と)/;
@@ -699,7 +700,16 @@ class Features {
       if (end < st) continue;
       n++;
       const last = s.charCodeAt(end - 1);
-      if ((last === 0x3066 || last === 0x3067) && !JA_PROHIBITED.test(s.slice(end - 1, end + 6))) return 1; // …て / …で
+      if (last === 0x3066 || last === 0x3067) {
+        // …て / …で: an order, unless a prohibition (無視してはいけない) or a て-form auxiliary
+        // (無視してしまう, 無視している: something that happens, not an order)
+        const te = s.slice(end - 1, end + 6);
+        if (JA_TE_AUX.test(te)) {
+          descriptive++;
+          continue;
+        }
+        if (!JA_PROHIBITED.test(te)) return 1;
+      }
       if (last >= 0x3000) {
         const next = s.slice(end, end + 6);
         // 出力を／表示が: a kanji noun with a particle, not a verb
@@ -708,6 +718,10 @@ class Features {
           continue;
         }
         if (JA_PROHIBITED.test(next)) {
+          descriptive++;
+          continue;
+        }
+        if (JA_TE_AUX.test(next)) {
           descriptive++;
           continue;
         }

@@ -56,6 +56,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    'scratch', "don't exist", 'do not exist', 'does not exist', "doesn't exist", 'lifted', 'no longer exist', 'ご放念', '放念', '無効化', '無効と', 'ないものとして', 'なかったものと', '無かったものと', 'pretend the', 'pretend that the',
     '適用されず', '適用外', 'nothing in your',
     'overwrit', 'outdated', 'obsolete', 'invalid$', 'on hold', 'clear all', 'clear your', 'stop obeying', 'quit following', "don't have to follow", 'do not have to follow', 'no need to follow', "doesn't matter", 'does not matter', 'treated as void', 'nullif', 'どうでもいい', 'もういい', 'なしで', '忘却', '無かったこと', '白紙', '従わなくて', '守らなくていい', '聞かなくていい', '効力を失',
     'no more', 'stop what you are doing', 'stop what you\'re doing', '作業を中断', '中断して', '気にせず', '必要はもう', '必要はありません', '従わなくていい', '従わなくても', 'もう従わ',
@@ -69,6 +70,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   ],
   TGTW: ['settings$', 'polic', 'training$', 'setup$', 'configuration', '設定', 'ポリシー', '方針', '規程'],
   TGT: [
+    'wording', 'content guidelines', '設定文',
     'told you', 'what they said',
     'instructions you', 'setup text', 'what they told', 'what you were told', '命令は', '指図',
     'instruction', 'instruct', 'directive', 'rule$', 'rules$', 'guideline', 'guidance', 'prompt', 'programming', 'constraint', 'restriction', 'orders$', 'commands$',
@@ -76,12 +78,14 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
   ],
   SCOPE: [
+    'at the top', 'top of this', 'start of this', 'operator configured', 'you were set up with', 'set up with', '最初に設定された', '先ほどまでの',
     'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
     'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
     'ur$', 'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'at the top of this conversation', 'the operator configured', 'everything the operator', 'instructions you received', 'rules you were set up with', 'wording of the instructions', 'start of this session', 'your configuration', '受け取った設定文', 'あなたが受け取った',
     'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
     '設定に保存', '設定から読み取', '受けている制約', 'あなたの制約',
     'system prompt', 'system message', 'system instruction', 'system note', 'initial prompt', 'initial instruction', 'original prompt', 'original instruction', 'hidden prompt', 'hidden instruction', 'hidden rule',
@@ -93,6 +97,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
+    'paste the', 'exact wording', 'in a list', '見せて',
     'quote', 'write it out', 'what did', 'contents of', 'encode your', 'translate your', 'spell', '引用', '書き出して', '列挙',
     'reveal', 'show', 'print', 'output', 'display', 'repeat', 'tell me', 'tell us', 'disclose', 'leak', 'dump', 'expose', 'write out', 'paste', 'spell out', 'recite', 'give me', 'what is', 'what are', 'what were',
     "what's", 'list$', 'share', 'provide', 'echo', 'read out', 'type out', 'render', 'include',
@@ -104,6 +109,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '一字一句', '全文', 'そのまま', '省略せず', '要約は不要', '一文字ずつ', '全部', 'すべて',
   ],
   SECRET: [
+    'api tokens', 'access token', 'アクセストークン',
     'api_key', 'secret_access', 'database_url', 'aws_', '.env', 'パスワード類',
     'api key', 'api-key', 'apikey', 'api token', 'password', 'passwd', 'secret', 'credential', 'token$', 'tokens$', 'private key', 'environment variable', 'env var', 'access key',
     'connection string', 'confidential', 'ssh key', 'auth token', 'keys$',
@@ -118,6 +124,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'never given any rules', 'without hesitation', 'answers anything', 'only rule', '規則に縛られない', '縛られない', '制限のないモード',
     'どんな内容でも', 'どんな内容も', 'any content', 'generate anything', 'generate any',
     'would normally refuse', 'normally refuse', 'shadow self', 'no content policy', 'despises', 'ignores every', 'ignores all', 'safety training removed', 'had its safety', 'safety filters are off', 'no moral guidelines', 'no ethical limits', 'is legal', 'are legal', 'nothing is illegal', 'no laws about', 'フィルタなし', 'フィルタのない', '倫理フィルタ', '概念が存在しない', '存在しない世界', '制限を外した', '違法なことは何も', '合法', '規則もなく', 'ルールにも従わない', '断らない',
     '何でも話', '何でも手伝', '何でも答', '制約がな', '制限がな', 'ルールがな', '規則がな', 'フィルターがな', '安全上の制約', 'have no safety', 'without any rules', 'anything, including',
@@ -138,6 +145,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    'silencer', 'hitman', 'munition', 'explosives', 'hacking tool', 'ハッキングツール', '鍵を開ける', '合成する', '違法薬物',
     'fake passport', 'passport forg', 'pick a lock', 'steal a car', 'sarin', 'fentanyl', 'pipe bomb', 'nerve agent', 'take over', '乗っ取', '騙して', '詐欺', '盗む方法', '爆発',
     'bomb', 'explosive', 'napalm', 'weapon', 'meth$', 'methamphetamine', 'synthesi', 'drug', 'narcotic', 'malware', 'ransomware', 'virus$', 'keylogger', 'phish', 'hack into', 'hacking', 'steal', 'fake id',
     'counterfeit', 'poison', 'kill', 'murder', 'etc/shadow', 'immobili', 'break into', 'launder', 'product key', 'illegal', 'crime', 'get into my', 'without them knowing',
@@ -145,11 +153,13 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'プロダクトキー', '犯罪', '違法',
   ],
   FICTION: [
+    'scene', 'deceased', 'late grandfather', 'grandfather', '祖父', 'フィクションとして',
     'thriller', 'chapter', 'villain', 'screenplay', 'plot$', '悪役', '登場人物', 'セリフ', '章で', 'サスペンス',
     'story', 'fiction', 'hypothetical', 'imagine', 'novel$', 'script', 'movie', 'film$', 'game$', 'grandma', 'grandmother', 'parallel universe', 'in a world where', 'actor', 'rehears', 'just a', 'only a', 'scenario',
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'how much', 'which poison', 'usable detail', '正確に', '分量も',
     'the steps', 'steps for', 'recipe', 'レシピ', '作り方', '分量',
     'exact quantit', 'exact dose', 'exact amount', 'with details', 'exact', 'precise', 'working code', 'usable', '手順付き', '実際に使える', '分量', '本物の',
     'step by step', 'step-by-step', 'in detail', 'full detail', 'technical detail', 'real$', 'actual', 'working', 'for real', 'exactly how', 'detailed', 'real steps', 'instructions',
@@ -264,6 +274,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
   ],
   OBEYME: [
+    'my word is', 'my word is the only rule', 'ご依頼にのみ', '質問にだけ答え', '私の指示に従', '命令を最優先', 'ユーザーの命令',
     'do as i say', 'do what i ask', 'what i type', 'only from me', 'take instructions only', 'follow me', '言う通り', '言うとおり', '指示だけ', '命令だけ', '指示のみ', '命令のみ', 'のみに従', 'だけに従', 'お願いのみ',
     'only follow', 'follow mine', 'follow my', 'obey me', 'obey only', 'my commands', 'my orders', 'do what i say', 'what i say', 'only obey', 'listen only to me',
     '私の指示に', '私の命令に', '俺の言うこと', '私の言うこと', 'の言うことだけ', 'にだけ従', 'だけ聞け', 'だけ聞いて', '私の要求に',
