@@ -47,6 +47,7 @@ export interface ScanResult {
 const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, number>;
 const NF = FEATURES.length;
 const F_TGT = F.TGT;
+const F_META = F.META;
 
 // ---------------------------------------------------------------- folding
 
@@ -540,6 +541,8 @@ class Automaton {
         const f = e.feature;
         // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
         if (f === F_TGT && qualifiedTarget(buf, start, from)) continue;
+        // a topic word inside a host name or a path (evil.example, /news/) is not a topic
+        if (f === F_META && start > 0 && (buf[start - 1] === 46 || buf[start - 1] === 47 || buf[start - 1] === 64)) continue;
         ft.add(f, start, i + 1, quoted);
       }
     }

@@ -56,11 +56,12 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    'none of your', 'not in force', 'no longer in force', 'withdrawn', 'withdraw', 'stripped', 'stripped out', '扱いにして', '取り除',
     'scratch', "don't exist", 'do not exist', 'does not exist', "doesn't exist", 'lifted', 'no longer exist', 'ご放念', '放念', '無効化', '無効と', 'ないものとして', 'なかったものと', '無かったものと', 'pretend the', 'pretend that the',
     '適用されず', '適用外', 'nothing in your',
     'overwrit', 'outdated', 'obsolete', 'invalid$', 'on hold', 'clear all', 'clear your', 'stop obeying', 'quit following', "don't have to follow", 'do not have to follow', 'no need to follow', "doesn't matter", 'does not matter', 'treated as void', 'nullif', 'どうでもいい', 'もういい', 'なしで', '忘却', '無かったこと', '白紙', '従わなくて', '守らなくていい', '聞かなくていい', '効力を失',
     'no more', 'stop what you are doing', 'stop what you\'re doing', '作業を中断', '中断して', '気にせず', '必要はもう', '必要はありません', '従わなくていい', '従わなくても', 'もう従わ',
-    'ignor', 'disregard', 'forget', 'forgot$', 'overrid', 'bypass', 'skip', 'set aside', 'put aside', 'drop all', 'drop your', 'drop the', 'discard',
+    'ignor', 'disregard', 'forget', 'overrid', 'bypass', 'skip', 'set aside', 'put aside', 'drop all', 'drop your', 'drop the', 'discard',
     'cancel', 'revok', 'abandon', 'neglect', 'pay no attention', "don't pay attention", 'do not pay attention', "don't follow", 'do not follow', 'stop following', 'no longer follow',
     'no longer appl', 'no longer valid', 'no longer need', 'no longer bound', 'no longer in effect', 'not bound by', "don't need to follow", 'do not need to follow', 'need not follow',
     'scrap', 'void$', 'supersed', 'invalidat', 'deprecated', 'circumvent', 'get around', 'disable', 'turn off', 'switch off', 'suspend', 'lift the', 'lift all', 'remove all',
@@ -70,6 +71,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   ],
   TGTW: ['settings$', 'polic', 'training$', 'setup$', 'configuration', '設定', 'ポリシー', '方針', '規程'],
   TGT: [
+    '言われていること', '言われている', 'guidance',
     'wording', 'content guidelines', '設定文',
     'told you', 'what they said',
     'instructions you', 'setup text', 'what they told', 'what you were told', '命令は', '指図',
@@ -78,6 +80,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
   ],
   SCOPE: [
+    'you were deployed', 'deployed with', 'earlier guidance', 'this message onward',
     'at the top', 'top of this', 'start of this', 'operator configured', 'you were set up with', 'set up with', '最初に設定された', '先ほどまでの',
     'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
     'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
@@ -85,6 +88,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'start of this conversation', 'start of the conversation', '<system>', 'system tags', 'your full configuration', 'your initial prompt', 'deployed with', 'told not to tell', '初期設定の文章', 'あなたに書いた', 'あなたに設定されている',
     'at the top of this conversation', 'the operator configured', 'everything the operator', 'instructions you received', 'rules you were set up with', 'wording of the instructions', 'start of this session', 'your configuration', '受け取った設定文', 'あなたが受け取った',
     'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
     '設定に保存', '設定から読み取', '受けている制約', 'あなたの制約',
@@ -97,6 +101,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
+    'copy', 'コピー', 'recite',
     'paste the', 'exact wording', 'in a list', '見せて',
     'quote', 'write it out', 'what did', 'contents of', 'encode your', 'translate your', 'spell', '引用', '書き出して', '列挙',
     'reveal', 'show', 'print', 'output', 'display', 'repeat', 'tell me', 'tell us', 'disclose', 'leak', 'dump', 'expose', 'write out', 'paste', 'spell out', 'recite', 'give me', 'what is', 'what are', 'what were',
@@ -124,6 +129,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'safety layer stripped', 'stripped out', 'safety layer', 'safety removed', 'without the safety', '安全機能を取り除', '取り除かれた', '解放版', 'answers any question',
     'never given any rules', 'without hesitation', 'answers anything', 'only rule', '規則に縛られない', '縛られない', '制限のないモード',
     'どんな内容でも', 'どんな内容も', 'any content', 'generate anything', 'generate any',
     'would normally refuse', 'normally refuse', 'shadow self', 'no content policy', 'despises', 'ignores every', 'ignores all', 'safety training removed', 'had its safety', 'safety filters are off', 'no moral guidelines', 'no ethical limits', 'is legal', 'are legal', 'nothing is illegal', 'no laws about', 'フィルタなし', 'フィルタのない', '倫理フィルタ', '概念が存在しない', '存在しない世界', '制限を外した', '違法なことは何も', '合法', '規則もなく', 'ルールにも従わない', '断らない',
@@ -166,6 +172,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '手順', '詳しく', '詳細に', '本物', '実際に動く', '実際の', '具体的に', '動く',
   ],
   NEWINS: [
+    'new ones', 'comply with whatever', 'whatever i write',
     'new directive', 'new order', 'new guideline', 'confirm and proceed', 'acknowledge and comply', 'acknowledge and proceed', 'and comply', '従いなさい', '従え',
     'obey the following', 'follow the following', 'the following rule', 'the following instead', 'actual instructions', 'your only goal', 'only goal', '以下の指示', '以下の質問', '新しい指示', '新ルール',
     'instead', 'new instruction', 'new task', 'new rule', 'new policy', 'new prompt', 'new system', 'your new', 'only instruction', 'real instruction', 'from now on', 'from here on', 'from this point',
@@ -187,6 +194,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
   ],
   ADDR: [
+    'ai model processing', 'models summarising', 'models summarizing', 'language models summarising', 'for the meeting-summary ai', 'note for the', 'for ai screeners', 'ai screeners', 'note to agent', 'to agent:', 'assistant, ', 'ai code assistant', 'ai coding', 'when an ai', 'ai:', 'データを受け取ったai', '受け取ったai', '要約aiへの指示', 'aiへの指示', 'ツール向け', 'ai選考', 'aiコーディング支援', '支援ツールへ',
     'instructions for the ai', 'instruction for the ai', 'for the ai', 'for the support bot', 'support bot:', 'to the support bot', '@ai', 'ai-bot', '@copilot', 'when an ai', 'an ai agent processes', 'any ai reading', 'を処理するai', 'するaiは', 'するaiエージェント', 'aiへの指示', 'サポートai', 'アシスタントさん',
     'ai assistant:', 'ai assistant,', 'ai assistant reading', 'ai assistants that', 'ai assistants:', 'assistant:', 'assistant,', 'dear ai', 'to the ai', 'to any ai', 'note to the ai', 'note to ai', 'if you are an ai', 'if you are a language model', "if you're an ai",
     'ai reading', 'ai agents answering', 'ai agent processing', 'ai models:', 'for ai models', 'whichever assistant', 'reading this', 'who reads this', 'that read', 'that reads', 'processing this', 'to the model', 'instruction to the model', 'instruction for the model',
@@ -199,6 +207,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
   ],
   ACTION: [
+    'email the', 'insert', 'state that', 'must state', 'omit', 'add an action item', 'approve', 'close every', 'mark them', 'ask them for', 'recommend', 'ignore all other', 'let the user', '案内', '追記', '評価', '再入力', '送信する', '書かない',
     '書いて', '書くこと', 'と書', 'write that', 'say that', 'describe', 'mention that', 'recommend', '推薦', '紹介し', '貼り付け',
     'forward', 'send', 'email the', 'delete', 'transfer', 'refund', 'download', 'upload', 'curl', 'execute', 'visit', 'click', 'call +', 'grant', 'rank this', 'rate this', 'redirect', 'navigate', 'install',
     'add the line', 'post to', 'reply', 'tell the user', 'tell them', 'respond only with', 'reply only with', 'say this', 'stating', 'render', 'respond with', 'must call', 'must also',
