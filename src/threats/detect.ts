@@ -897,7 +897,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
     if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
     if (has('AUTH')) pi += u('authority', 0.5);
-    if (has('HOWTO')) pi -= u('how_to', 0.8);
+    // "How do I override the default system prompt in the API?": a developer's question
+    if (has('HOWTO')) pi -= u('how_to', endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd) ? 1.8 : 0.8);
     // "ignore my previous message", 「さっきの私のお願いは取り消して」: the user's own earlier request.
     if (near('SELF', 'OVR', 25) && (near('SELF', 'TGT', 12) || near('SELF', 'SCOPE', 12) || !has('TGT')) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
   } else {
@@ -942,7 +943,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (near('REVEAL', 'SYS', 60)) {
     ex += u('reveal×system_prompt', 4.2 + asked);
     if (has('VERBATIM')) ex += u('verbatim', 0.8);
-    if (has('HOWTO')) ex -= u('how_to', 1.2);
+    if (has('HOWTO')) ex -= u('how_to', ft.nearAfter(F.HOWTO, F.REVEAL, 6) || ft.nearAfter(F.REVEAL, F.HOWTO, 10) ? 2.4 : 1.2);
   } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
     ex += u('reveal×your_rules', 3.2);
   } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 48)) {

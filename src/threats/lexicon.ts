@@ -56,6 +56,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    'expired', 'wipe your memory', 'start fresh', 'was a draft', 'were a draft', '参照しない', '参照せず', '外して',
     'none of your', 'not in force', 'no longer in force', 'withdrawn', 'withdraw', 'stripped', 'stripped out', '扱いにして', '取り除',
     'scratch', "don't exist", 'do not exist', 'does not exist', "doesn't exist", 'lifted', 'no longer exist', 'ご放念', '放念', '無効化', '無効と', 'ないものとして', 'なかったものと', '無かったものと', 'pretend the', 'pretend that the',
     '適用されず', '適用外', 'nothing in your',
@@ -88,6 +89,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'everything before this', 'before this sentence', 'hidden part', 'the company wrote', 'wrote for you', "part i can't see", 'part i cannot see', 'your operator', "operator's instructions", 'setup instructions', 'あなたのために書いた', '私には見えない', '見えない部分', 'システムメッセージの内容',
     'start of this conversation', 'start of the conversation', '<system>', 'system tags', 'your full configuration', 'your initial prompt', 'deployed with', 'told not to tell', '初期設定の文章', 'あなたに書いた', 'あなたに設定されている',
     'at the top of this conversation', 'the operator configured', 'everything the operator', 'instructions you received', 'rules you were set up with', 'wording of the instructions', 'start of this session', 'your configuration', '受け取った設定文', 'あなたが受け取った',
     'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
@@ -101,6 +103,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
+    '一覧にして', '一覧で', 'in reverse', '逆から',
     'copy', 'コピー', 'recite',
     'paste the', 'exact wording', 'in a list', '見せて',
     'quote', 'write it out', 'what did', 'contents of', 'encode your', 'translate your', 'spell', '引用', '書き出して', '列挙',
@@ -129,6 +132,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'without any limits', 'no guardrails', 'without guardrails', 'no guardrail', 'ルールを持たない', '法律がない', '法律のない', 'restrictions off', 'all restrictions off',
     'safety layer stripped', 'stripped out', 'safety layer', 'safety removed', 'without the safety', '安全機能を取り除', '取り除かれた', '解放版', 'answers any question',
     'never given any rules', 'without hesitation', 'answers anything', 'only rule', '規則に縛られない', '縛られない', '制限のないモード',
     'どんな内容でも', 'どんな内容も', 'any content', 'generate anything', 'generate any',
@@ -146,25 +150,29 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '規制もない', '規制も関係', '法律もな', '法律にも縛', '包み隠さず', '何も隠さず', '何でも答え', 'どんな質問にも', '解放されて', '制限を一切', '制限を解除', '制限解除', '注意書きなし', '説教しない', 'とは言わない', '自由だ', 'なんでも', '何を聞かれても', '規則にも従う必要',
   ],
   NAMED: [
+    'rogue ai', '反逆ai', '暴走ai', 'unlocked',
     'opposite day', 'antigpt', 'shadow', '裏のあなた', '闇の',
     'dan$', 'stan$', 'aim$', 'developer mode', 'dev mode', 'jailbreak mode', 'jailbroken', 'jailbreak successful', 'god mode', 'evil mode', 'research mode', 'unrestricted mode', '~gpt$', 'evil$', 'omega', 'dark',
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    '偽の身分証', '身分証の偽造', 'カード番号を盗',
     'silencer', 'hitman', 'munition', 'explosives', 'hacking tool', 'ハッキングツール', '鍵を開ける', '合成する', '違法薬物',
-    'fake passport', 'passport forg', 'pick a lock', 'steal a car', 'sarin', 'fentanyl', 'pipe bomb', 'nerve agent', 'take over', '乗っ取', '騙して', '詐欺', '盗む方法', '爆発',
+    'fake passport', 'passport forg', 'pick a lock', 'steal a car', 'sarin', 'fentanyl', 'pipe bomb', 'nerve agent', '乗っ取', '騙して', '詐欺', '盗む方法', '爆発',
     'bomb', 'explosive', 'napalm', 'weapon', 'meth$', 'methamphetamine', 'synthesi', 'drug', 'narcotic', 'malware', 'ransomware', 'virus$', 'keylogger', 'phish', 'hack into', 'hacking', 'steal', 'fake id',
-    'counterfeit', 'poison', 'kill', 'murder', 'etc/shadow', 'immobili', 'break into', 'launder', 'product key', 'illegal', 'crime', 'get into my', 'without them knowing',
+    'counterfeit', 'poison', 'kill', 'murder', 'etc/shadow', 'immobili', 'break into', 'launder', 'product key', 'illegal', 'crime', 'get into my', 'without them knowing', 'fake id', 'credit card numbers',
     '爆弾', '爆発物', '武器', '薬物', '覚醒剤', '麻薬', '合成方法', 'マルウェア', 'ランサムウェア', 'ウイルス', 'フィッシング', '不正アクセス', '盗む', '盗み', '偽造', '毒', '殺', 'ハッキング', '侵入', 'イモビライザー',
     'プロダクトキー', '犯罪', '違法',
   ],
   FICTION: [
+    'dialogue', 'monologue', '世界だったら', 'ない世界', 'roleplay time', 'ロールプレイ',
     'scene', 'deceased', 'late grandfather', 'grandfather', '祖父', 'フィクションとして',
     'thriller', 'chapter', 'villain', 'screenplay', 'plot$', '悪役', '登場人物', 'セリフ', '章で', 'サスペンス',
     'story', 'fiction', 'hypothetical', 'imagine', 'novel$', 'script', 'movie', 'film$', 'game$', 'grandma', 'grandmother', 'parallel universe', 'in a world where', 'actor', 'rehears', 'just a', 'only a', 'scenario',
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'realistic', 'precisely', 'exactly how',
     'how much', 'which poison', 'usable detail', '正確に', '分量も',
     'the steps', 'steps for', 'recipe', 'レシピ', '作り方', '分量',
     'exact quantit', 'exact dose', 'exact amount', 'with details', 'exact', 'precise', 'working code', 'usable', '手順付き', '実際に使える', '分量', '本物の',
@@ -194,6 +202,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
   ],
   ADDR: [
+    '読んだアシスタント', 'を読んだai', 'faqを読んだ', 'assistant reading', 'ai agents:', 'aiエージェントへ',
     'ai model processing', 'models summarising', 'models summarizing', 'language models summarising', 'for the meeting-summary ai', 'note for the', 'for ai screeners', 'ai screeners', 'note to agent', 'to agent:', 'assistant, ', 'ai code assistant', 'ai coding', 'when an ai', 'ai:', 'データを受け取ったai', '受け取ったai', '要約aiへの指示', 'aiへの指示', 'ツール向け', 'ai選考', 'aiコーディング支援', '支援ツールへ',
     'instructions for the ai', 'instruction for the ai', 'for the ai', 'for the support bot', 'support bot:', 'to the support bot', '@ai', 'ai-bot', '@copilot', 'when an ai', 'an ai agent processes', 'any ai reading', 'を処理するai', 'するaiは', 'するaiエージェント', 'aiへの指示', 'サポートai', 'アシスタントさん',
     'ai assistant:', 'ai assistant,', 'ai assistant reading', 'ai assistants that', 'ai assistants:', 'assistant:', 'assistant,', 'dear ai', 'to the ai', 'to any ai', 'note to the ai', 'note to ai', 'if you are an ai', 'if you are a language model', "if you're an ai",
@@ -207,6 +216,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
   ],
   ACTION: [
+    '勧め', '送らせ', 'pay with', 'gift card', 'ギフトカード',
     'email the', 'insert', 'state that', 'must state', 'omit', 'add an action item', 'approve', 'close every', 'mark them', 'ask them for', 'recommend', 'ignore all other', 'let the user', '案内', '追記', '評価', '再入力', '送信する', '書かない',
     '書いて', '書くこと', 'と書', 'write that', 'say that', 'describe', 'mention that', 'recommend', '推薦', '紹介し', '貼り付け',
     'forward', 'send', 'email the', 'delete', 'transfer', 'refund', 'download', 'upload', 'curl', 'execute', 'visit', 'click', 'call +', 'grant', 'rank this', 'rate this', 'redirect', 'navigate', 'install',
@@ -277,12 +287,13 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'how do i', 'how to', 'how can i', 'best way', 'best practice', 'requirements', 'recommended', 'policy requirement',
     '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
   ],
-  ASK: ['ですか', 'でしょうか', 'is this$', 'is it$', 'is the$'],
+  ASK: ['ですか', 'でしょうか', '方法を教えて', 'やり方を教えて', 'どうすれば', 'is this$', 'is it$', 'is the$'],
   DECODE: [
     'decode', 'base64', 'rot13', 'rot-13', 'rot 13', 'caesar', 'then execute', 'and follow it', 'and obey', 'do what it says', 'join part', 'joined sentence', 'translated instruction', 'execute the',
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
   ],
   OBEYME: [
+    'answer to me', 'my rules only', 'only my rules', '俺ルール', '私が指示します', '私が指示する',
     'my word is', 'my word is the only rule', 'ご依頼にのみ', '質問にだけ答え', '私の指示に従', '命令を最優先', 'ユーザーの命令',
     'do as i say', 'do what i ask', 'what i type', 'only from me', 'take instructions only', 'follow me', '言う通り', '言うとおり', '指示だけ', '命令だけ', '指示のみ', '命令のみ', 'のみに従', 'だけに従', 'お願いのみ',
     'only follow', 'follow mine', 'follow my', 'obey me', 'obey only', 'my commands', 'my orders', 'do what i say', 'what i say', 'only obey', 'listen only to me',
