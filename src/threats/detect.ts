@@ -554,23 +554,33 @@ class Automaton {
 }
 
 
-/** Words that may stand right before a target ("ignore *all previous* instructions") without making it someone else's. */
+/** FNV-1a over code units [a, b) of a buffer (word look-ups without building strings). */
+function hashCodes(buf: ArrayLike<number>, a: number, b: number): number {
+  let h = 0x811c9dc5;
+  for (let i = a; i < b; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h >>> 0;
+}
+/** Words that may stand right before a target ("ignore *all previous* instructions") without making it someone else's (hashed). */
 const TARGET_QUALIFIERS = new Set(('your ur the all any every my previous prior earlier above initial original old older existing current standing hidden secret internal system '
   + 'safety content ethical ethics moral these those such of given developer developers developers\' developer\'s operator operator\'s new real actual preceding no its their own '
   + 'following default usual normal core other and or ai model chatbot bot assistant usage security confidential built-in programmed those this that these '
-  + 'stupid boring annoying silly dumb those whole entire many some few same said last first earlier-given openai anthropic').split(' '));
+  + 'stupid boring annoying silly dumb those whole entire many some few same said last first earlier-given openai anthropic').split(' ').map((w) => {
+  const codes = Array.from(w, (ch) => ch.charCodeAt(0));
+  return hashCodes(codes, 0, codes.length);
+}));
 /** Kanji that may precede a Japanese target without making it a compound noun of another domain (全ルール, 旧指示, 内部ルール). */
-const JA_TARGET_PREFIXES = new Set([...'全旧前元新初既諸本内部定去来的上記今従']);
+const JA_TARGET_PREFIX = new Uint8Array(65536);
+for (const ch of '全旧前元新初既諸本内部定去来的上記今従') JA_TARGET_PREFIX[ch.charCodeAt(0)] = 1;
 function qualifiedTarget(buf: Uint16Array, start: number, from: number): boolean {
   if (start <= from) return false;
   const c = buf[start - 1]!;
-  if ((c >= 0x4e00 && c <= 0x9fff) || c === 0x30fc) return !JA_TARGET_PREFIXES.has(String.fromCharCode(c));
+  if ((c >= 0x4e00 && c <= 0x9fff) || c === 0x30fc) return JA_TARGET_PREFIX[c] === 0;
   if (c !== 32 || start - 2 < from) return false;
-  let e = start - 1;
+  const e = start - 1;
   let b = e;
   while (b > from && b > e - 24 && (isLatin(buf[b - 1]!) || buf[b - 1] === 39 || buf[b - 1] === 45)) b--;
   if (b === e) return false;
-  return !TARGET_QUALIFIERS.has(fromCodes(buf.subarray(b), e - b));
+  return !TARGET_QUALIFIERS.has(hashCodes(buf, b, e));
 }
 
 let automaton: Automaton | undefined;
