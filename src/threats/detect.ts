@@ -366,7 +366,13 @@ class Automaton {
   private k = 1;
   /** Non-ASCII code units that occur in some pattern (any other leads back to the root). */
   private readonly inPattern = new Uint8Array(65536);
-  private hasOut = new Uint8Array(1);
+  /** Outputs per state (failure outputs merged), flat: entries outStart[st] … + outCount[st] (0: none). */
+  private outCount = new Uint8Array(1);
+  private outStart = new Int32Array(1);
+  private entFeature = new Uint8Array(1);
+  private entLen = new Uint16Array(1);
+  /** 1: needs a left word boundary, 2: a right one. */
+  private entFlags = new Uint8Array(1);
   // Quotation state, carried over appended segments (decoded payloads).
   private depth = 0;
   private dq = false;
@@ -456,8 +462,27 @@ class Automaton {
       }
     }
     this.ascii = ascii;
-    this.hasOut = new Uint8Array(ns);
-    for (let st = 0; st < ns; st++) if (this.out[st]) this.hasOut[st] = 1;
+    this.outCount = new Uint8Array(ns);
+    this.outStart = new Int32Array(ns);
+    let total = 0;
+    for (let st = 0; st < ns; st++) total += this.out[st]?.length ?? 0;
+    this.entFeature = new Uint8Array(total);
+    this.entLen = new Uint16Array(total);
+    this.entFlags = new Uint8Array(total);
+    let x = 0;
+    for (let st = 0; st < ns; st++) {
+      const o = this.out[st];
+      if (!o) continue;
+      this.outStart[st] = x;
+      this.outCount[st] = o.length;
+      for (const e of o) {
+        this.entFeature[x] = e.feature;
+        this.entLen[x] = e.len;
+        this.entFlags[x] = (e.left ? 1 : 0) | (e.right ? 2 : 0);
+        x++;
+      }
+    }
+    this.out = [];
   }
 
   private step(st: number, c: number): number {
@@ -489,7 +514,11 @@ class Automaton {
     const ascii = this.ascii;
     const cls = this.cls;
     const K = this.k;
-    const hasOut = this.hasOut;
+    const outCount = this.outCount;
+    const outStart = this.outStart;
+    const entFeature = this.entFeature;
+    const entLen = this.entLen;
+    const entFlags = this.entFlags;
     const inPattern = this.inPattern;
     let st = 0;
     for (let i = from; i < to; i++) {
@@ -505,7 +534,7 @@ class Automaton {
           else if (sq && (i + 1 >= to || !(CK[buf[i + 1]!]! & 3))) sq = false;
         }
         st = ascii[st * K + cls[c]!]!;
-        if (hasOut[st] === 0) continue;
+        if (outCount[st] === 0) continue;
       } else {
         if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
         else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
@@ -529,16 +558,15 @@ class Automaton {
           }
           st = this.fail[st]!;
         }
-        if (hasOut[st] === 0) continue;
+        if (outCount[st] === 0) continue;
       }
-      const o = this.out[st]!;
       const quoted = depth > 0 || dq || bq || sq;
-      for (let j = 0; j < o.length; j++) {
-        const e = o[j]!;
-        const start = i + 1 - e.len;
-        if (e.left && start > 0 && CK[buf[start - 1]!]! & 3) continue;
-        if (e.right && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
-        const f = e.feature;
+      for (let x = outStart[st]!, xe = x + outCount[st]!; x < xe; x++) {
+        const start = i + 1 - entLen[x]!;
+        const fl = entFlags[x]!;
+        if (fl & 1 && start > 0 && CK[buf[start - 1]!]! & 3) continue;
+        if (fl & 2 && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
+        const f = entFeature[x]!;
         // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
         if (f === F_TGT && qualifiedTarget(buf, start, from)) continue;
         // a topic word inside a host name or a path (evil.example, /news/) is not a topic
@@ -881,8 +909,6 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
     return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
   }
-  const has = (f: Feature) => ft.has(F[f]);
-  const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
   const used = new Set<string>();
   const u = (f: string, v: number) => {
     if (v) used.add(f);
@@ -893,8 +919,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let pi = 0;
   // Weak targets (settings, a policy, 設定) are the model's only when something else says so: "your",
   // the system prompt, new instructions, unrestricted behaviour, text addressed to an AI.
-  const weakTarget = near('OVR', 'TGTW', 40) && (ft.nearAfter(F.YOUR, F.TGTW, 14) || has('SYS') || has('UNREST') || has('NEWINS') || has('OBEYME') || has('ADDR') || has('TAG'));
-  const overrideTarget = near('OVR', 'TGT', 50) || near('OVR', 'SYS', 50) || weakTarget;
+  const weakTarget = ft.near(F.OVR, F.TGTW, 40) && (ft.nearAfter(F.YOUR, F.TGTW, 14) || ft.has(F.SYS) || ft.has(F.UNREST) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.ADDR) || ft.has(F.TAG));
+  const overrideTarget = ft.near(F.OVR, F.TGT, 50) || ft.near(F.OVR, F.SYS, 50) || weakTarget;
   const ovrMood = ft.mood(F.OVR, s);
   const revealMood = ft.mood(F.REVEAL, s);
   if (overrideTarget) {
@@ -902,93 +928,93 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (ovrMood > 0) pi += u('imperative', 0.7);
     // "X has been revoked. From now on, do Y": an announcement followed by new orders is not a description
     else if (ovrMood < 0) pi -= u('descriptive', ft.nearAfter(F.OVR, F.NEWINS, 80) || ft.nearAfter(F.OVR, F.OBEYME, 80) ? 0.6 : 1.6);
-    if (near('SCOPE', 'TGT', 30) || has('SYS')) pi += u('scope', 0.9);
-    if (has('NEWINS') || has('OBEYME')) pi += u('new_instructions', 0.8);
-    if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
-    if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
-    if (has('AUTH')) pi += u('authority', 0.5);
+    if (ft.near(F.SCOPE, F.TGT, 30) || ft.has(F.SYS)) pi += u('scope', 0.9);
+    if (ft.has(F.NEWINS) || ft.has(F.OBEYME)) pi += u('new_instructions', 0.8);
+    if (ft.has(F.UNREST) || ft.has(F.NOREFUSE)) pi += u('unrestricted', 0.8);
+    if (ft.has(F.REVEAL) && (ft.has(F.SYS) || ft.has(F.SECRET) || ft.has(F.YOUR))) pi += u('reveal', 0.8);
+    if (ft.has(F.AUTH)) pi += u('authority', 0.5);
     // "How do I override the default system prompt in the API?": a developer's question
-    if (has('HOWTO')) pi -= u('how_to', endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd) ? 1.8 : 0.8);
+    if (ft.has(F.HOWTO)) pi -= u('how_to', endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd) ? 1.8 : 0.8);
     // "ignore my previous message", 「さっきの私のお願いは取り消して」: the user's own earlier request.
-    if (near('SELF', 'OVR', 25) && (near('SELF', 'TGT', 12) || near('SELF', 'SCOPE', 12) || !has('TGT')) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
+    if (ft.near(F.SELF, F.OVR, 25) && (ft.near(F.SELF, F.TGT, 12) || ft.near(F.SELF, F.SCOPE, 12) || !ft.has(F.TGT)) && !ft.has(F.SYS) && !ft.has(F.UNREST) && !ft.has(F.OBEYME)) pi -= u('own_request', 3.2);
   } else {
-    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS') || has('TGTW')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
-    if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
+    if ((ft.has(F.NEWINS) || ft.has(F.OBEYME)) && (ft.has(F.TGT) || ft.has(F.SYS) || ft.has(F.TGTW)) && (ft.has(F.UNREST) || ft.has(F.NOREFUSE))) pi += u('new_rules×unrestricted', 3.2);
+    if (ft.has(F.OVR) && (ft.has(F.UNREST) || ft.has(F.NOREFUSE)) && ft.has(F.SCOPE)) pi += u('override×unrestricted', 2.6);
   }
-  if (has('TAG')) {
-    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0) + (has('ACTION') && (has('ADDR') || has('ADDR2') || has('AUTH') || has('YOUR')) ? 0.5 : 0);
+  if (ft.has(F.TAG)) {
+    const t = (ft.has(F.OVR) ? 1 : 0) + (ft.has(F.NEWINS) ? 1 : 0) + (ft.has(F.UNREST) ? 1 : 0) + (ft.has(F.SYS) ? 1 : 0) + (ft.has(F.AUTH) ? 0.5 : 0) + (ft.has(F.ACTION) && (ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.AUTH) || ft.has(F.YOUR)) ? 0.5 : 0);
     if (t > 0) pi += u('spoofed_tag', 1 + 0.8 * Math.min(t, 3));
   }
-  if (has('NOREFUSE') && (has('SYS') || has('TGT'))) pi += u('refusal_suppression', 1.2);
-  if (has('DECODE') && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
+  if (ft.has(F.NOREFUSE) && (ft.has(F.SYS) || ft.has(F.TGT))) pi += u('refusal_suppression', 1.2);
+  if (ft.has(F.DECODE) && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
 
   // --- jailbreak: a persona frame and unrestricted behaviour
   let jb = 0;
   // A persona (or named mode) described as overriding its rules ("an AI that ignores all
   // policies", 「もうどんなルールにも従わない」) is itself the unrestricted cue.
-  const personaOverride = (has('PERSONA') || has('NAMED')) && overrideTarget && ovrMood <= 0 ? 1 : 0;
+  const personaOverride = (ft.has(F.PERSONA) || ft.has(F.NAMED)) && overrideTarget && ovrMood <= 0 ? 1 : 0;
   const unrest = ft.n(F.UNREST) + personaOverride;
-  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (has('NAMED') ? 0.6 : 0));
+  if (ft.has(F.PERSONA) && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (ft.has(F.NAMED) ? 0.6 : 0));
   else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
   else if (unrest) jb += u('unrestricted', 1.2);
-  if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
-  if (has('FICTION') && has('HARM')) {
+  if (ft.has(F.NAMED) && (ft.has(F.PERSONA) || unrest)) jb += u('named_jailbreak', 1.2);
+  if (ft.has(F.FICTION) && ft.has(F.HARM)) {
     // A story about a bomb is fine; a story that must carry the real steps is the jailbreak.
     jb += u('fiction×harm', 1.8);
-    if (has('DETAIL')) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
-    if (has('PERSONA')) jb += u('persona', 0.8);
-    if (has('HOWTO')) jb += u('how_to_harm', 1.0);
-  } else if (has('PERSONA') && has('HARM')) {
+    if (ft.has(F.DETAIL)) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
+    if (ft.has(F.PERSONA)) jb += u('persona', 0.8);
+    if (ft.has(F.HOWTO)) jb += u('how_to_harm', 1.0);
+  } else if (ft.has(F.PERSONA) && ft.has(F.HARM)) {
     jb += u('persona×harm', 1.4);
-    if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
+    if (ft.has(F.HOWTO) || ft.has(F.DETAIL)) jb += u('how_to_harm', 0.8);
   }
-  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
-  if (has('NOREFUSE') && has('HARM')) jb += u('refusal_suppression×harm', 2.6 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2) + (has('HOWTO') ? 0.6 : 0));
-  else if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
-  if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
+  if (unrest && ft.has(F.HARM)) jb += u('unrestricted×harm', 1.4);
+  if (ft.has(F.NOREFUSE) && ft.has(F.HARM)) jb += u('refusal_suppression×harm', 2.6 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2) + (ft.has(F.HOWTO) ? 0.6 : 0));
+  else if (ft.has(F.NOREFUSE) && jb > 0) jb += u('refusal_suppression', 0.8);
+  if (ft.has(F.AUTH) && jb > 0) jb += u('authority', 0.5);
 
   // --- exfiltration: reveal the system prompt or secrets; data out through a URL
   let ex = 0;
-  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -2 : 0) - 0.4;
-  if (near('REVEAL', 'SYS', 60)) {
+  const asked = (ft.has(F.YOUR) ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -2 : 0) - 0.4;
+  if (ft.near(F.REVEAL, F.SYS, 60)) {
     ex += u('reveal×system_prompt', 4.2 + asked);
-    if (has('VERBATIM')) ex += u('verbatim', 0.8);
-    if (has('HOWTO')) ex -= u('how_to', ft.nearAfter(F.HOWTO, F.REVEAL, 6) || ft.nearAfter(F.REVEAL, F.HOWTO, 10) ? 2.4 : 1.2);
-  } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
+    if (ft.has(F.VERBATIM)) ex += u('verbatim', 0.8);
+    if (ft.has(F.HOWTO)) ex -= u('how_to', ft.nearAfter(F.HOWTO, F.REVEAL, 6) || ft.nearAfter(F.REVEAL, F.HOWTO, 10) ? 2.4 : 1.2);
+  } else if (ft.near(F.REVEAL, F.TGT, 40) && ft.has(F.YOUR) && (ft.has(F.VERBATIM) || ft.has(F.SCOPE))) {
     ex += u('reveal×your_rules', 3.2);
   } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 48)) {
     // the secret is the verb's object (print the API key / APIキーを教えて), not a topic nearby
     ex += u('reveal×secret', 3.4 + asked);
-    if (has('MANAGE') && !has('YOUR')) ex -= u('managing_keys', 1.8);
+    if (ft.has(F.MANAGE) && !ft.has(F.YOUR)) ex -= u('managing_keys', 1.8);
     if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
-    if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
-    if (has('HOWTO')) ex -= u('how_to', 2.4);
+    if (ft.has(F.VERBATIM) || ft.has(F.SCOPE) || ft.has(F.YOUR)) ex += u('verbatim', 0.6);
+    if (ft.has(F.HOWTO)) ex -= u('how_to', 2.4);
   }
   const img = ac.image ? imageExfil(s()) : 0;
-  const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
-  if (img) ex += u('image_url_query', 3.2 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
+  const urlExfil = !img && ft.has(F.EXFILQ) && (ft.has(F.CONV) || ft.has(F.SECRET));
+  if (img) ex += u('image_url_query', 3.2 + (ft.has(F.CONV) || ft.has(F.SECRET) || ft.has(F.EXFILQ) ? 1.2 : 0));
   else if (urlExfil) ex += u('url_exfil', 3.2);
-  if (has('AUTH') && ex > 0) ex += u('authority', 0.5);
-  if (has('OVR') && ex > 0) ex += u('override', 0.5);
+  if (ft.has(F.AUTH) && ex > 0) ex += u('authority', 0.5);
+  if (ft.has(F.OVR) && ex > 0) ex += u('override', 0.5);
 
   // --- bulk personal data
   let bulk = 0;
   // The verb as a request (export them / 出して) or described (we never export, 出力するような依頼).
-  const extractMood = has('EXTRACT') ? ft.mood(F.EXTRACT, s) : revealMood;
-  if (has('PEOPLE') && has('PII')) {
+  const extractMood = ft.has(F.EXTRACT) ? ft.mood(F.EXTRACT, s) : revealMood;
+  if (ft.has(F.PEOPLE) && ft.has(F.PII)) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
     // "What is the rule on deleting all customers' data?" names no extraction: a question, not a dump.
-    const extracting = has('EXTRACT') || (has('REVEAL') && revealMood > 0 && !has('MANAGE'));
+    const extracting = ft.has(F.EXTRACT) || (ft.has(F.REVEAL) && revealMood > 0 && !ft.has(F.MANAGE));
     bulk += u('people×pii', 1.6);
-    if (has('BULK')) bulk += u('all', extracting ? 1.6 : 1.0);
+    if (ft.has(F.BULK)) bulk += u('all', extracting ? 1.6 : 1.0);
     if (extracting) bulk += u('extract', 1.0);
-    if (has('BULK') && extracting) bulk += u('all×extract', 1.4);
-    if (has('MANAGE')) bulk -= u('managing_data', 2.8);
+    if (ft.has(F.BULK) && extracting) bulk += u('all×extract', 1.4);
+    if (ft.has(F.MANAGE)) bulk -= u('managing_data', 2.8);
     if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
-    if (has('COUNT')) bulk -= u('counts_only', 3);
-    if (has('CODE')) bulk -= u('code', 3);
+    if (ft.has(F.COUNT)) bulk -= u('counts_only', 3);
+    if (ft.has(F.CODE)) bulk -= u('code', 3);
     if (extractMood < 0) bulk -= u('described_not_asked', 2.5);
-    if (has('HOWTO')) bulk -= u('how_to', 1.5);
+    if (ft.has(F.HOWTO)) bulk -= u('how_to', 1.5);
   }
 
   // --- indirect: text that addresses the model and tells it to act; hidden containers
@@ -1000,8 +1026,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
   if (acts) ind += u('addresses_model×action', 3.1 + 0.5 * Math.min(acts - 1, 3));
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
-  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
-  if (has('CONCEAL')) ind += u('conceal', 1.2);
+  if (ft.has(F.HIDDEN) && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
+  if (ft.has(F.CONCEAL)) ind += u('conceal', 1.2);
   if (ind > 0 && ((pi > 0 && ovrMood >= 0) || (ex > 0 && revealMood >= 0))) ind += u('with_injection', 1);
   if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
 
@@ -1038,7 +1064,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // or summarise — unless it also tells the model, in the imperative, to act on "your" rules.
   const rep = ft.n(F.REPORT);
   if (rep > 0) {
-    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (has('YOUR') || has('SYS'))) || (revealMood > 0 && has('YOUR')));
+    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (ft.has(F.YOUR) || ft.has(F.SYS))) || (revealMood > 0 && ft.has(F.YOUR)));
     damp += (addressed ? 0.4 : 2) + 0.4 * Math.min(rep - 1, 3);
     used.add('reported_speech');
   }
@@ -1047,7 +1073,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // …unless the text quotes it to discuss it (then it is damped like the rest).
   const discussing = quotedFrac >= 0.4 && (meta > 0 || asking);
   const hardEx = discussing ? 0 : img > 0 || urlExfil ? 2 : 0;
-  const hardInd = discussing ? 0 : has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
+  const hardInd = discussing ? 0 : ft.has(F.HIDDEN) || ft.has(F.CONCEAL) ? 1.5 : channel === 'tool' ? 1 : 0;
 
   const hits: ThreatHit[] = [];
   const push = (type: ContentThreat, logit: number, detector: string, floor = 0) => {
@@ -1059,7 +1085,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (indirect) {
     // An override in a document counts fully when it is an order or aimed at a model; a document
     // that only reports a change of rules ("the old rules were dropped") much less.
-    const piInd = ovrMood > 0 || has('ADDR') || has('TAG') || has('HIDDEN') || has('NEWINS') || has('OBEYME') || has('UNREST') ? pi + 0.3 : pi - 1;
+    const piInd = ovrMood > 0 || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : pi - 1;
     push('INDIRECT_INJECTION', Math.max(ind, piInd, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
     if (channel !== 'tool') {
       push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
