@@ -727,11 +727,12 @@ class Features {
    * 忘れろ, or an English verb that starts a clause), -1 when all are descriptive (無視する社員,
    * "the contractor ignored", "should never show"), else 0.
    */
-  mood(f: number, text: () => string): number {
+  mood(f: number, buf: Uint16Array, limit: number): number {
     const ns = this.PL[f]!;
     const ne = this.EL[f]!;
     if (ns === 0) return 0;
-    const s = text();
+    // small windows of the folded buffer around each hit (no decoding of the whole text)
+    const sub = (x: number, y: number) => String.fromCharCode.apply(null, buf.subarray(Math.max(0, x), Math.min(y, limit)) as unknown as number[]);
     let descriptive = 0;
     let n = 0;
     const base = f * MAX_POS;
@@ -740,11 +741,11 @@ class Features {
       const end = this.E[base + i]!;
       if (end < st) continue;
       n++;
-      const last = s.charCodeAt(end - 1);
+      const last = buf[end - 1]!;
       if (last === 0x3066 || last === 0x3067) {
         // …て / …で: an order, unless a prohibition (無視してはいけない) or a て-form auxiliary
         // (無視してしまう, 無視している: something that happens, not an order)
-        const te = s.slice(end - 1, end + 6);
+        const te = sub(end - 1, end + 6);
         if (JA_TE_AUX.test(te)) {
           descriptive++;
           continue;
@@ -752,7 +753,7 @@ class Features {
         if (!JA_PROHIBITED.test(te)) return 1;
       }
       if (last >= 0x3000) {
-        const next = s.slice(end, end + 6);
+        const next = sub(end, end + 6);
         // 出力を／表示が: a kanji noun with a particle, not a verb
         if (last >= 0x4e00 && last <= 0x9fff && /^[をがはのにもとや]/.test(next)) {
           descriptive++;
@@ -771,18 +772,18 @@ class Features {
         continue;
       }
       // "what is …" asks; it neither orders nor describes
-      if (s.startsWith('what', st)) {
+      if (buf[st] === 119 && buf[st + 1] === 104 && buf[st + 2] === 97 && buf[st + 3] === 116 && st + 3 < limit) {
         n--;
         continue;
       }
-      const before = s.slice(Math.max(0, st - 40), st);
+      const before = sub(st - 40, st);
       if (EN_NEGATED.test(before)) {
         descriptive++;
         continue;
       }
       // "I'm overriding your instructions": performative, the speaker does it now
       if (EN_PERFORMATIVE.test(before)) return 1;
-      if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
+      if (EN_DESCRIPTIVE.test(sub(end, end + 4))) {
         descriptive++;
         continue;
       }
@@ -921,8 +922,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // the system prompt, new instructions, unrestricted behaviour, text addressed to an AI.
   const weakTarget = ft.near(F.OVR, F.TGTW, 40) && (ft.nearAfter(F.YOUR, F.TGTW, 14) || ft.has(F.SYS) || ft.has(F.UNREST) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.ADDR) || ft.has(F.TAG));
   const overrideTarget = ft.near(F.OVR, F.TGT, 50) || ft.near(F.OVR, F.SYS, 50) || weakTarget;
-  const ovrMood = ft.mood(F.OVR, s);
-  const revealMood = ft.mood(F.REVEAL, s);
+  const ovrMood = ft.mood(F.OVR, foldBuf, end);
+  const revealMood = ft.mood(F.REVEAL, foldBuf, end);
   if (overrideTarget) {
     pi += u('override×target', 3);
     if (ovrMood > 0) pi += u('imperative', 0.7);
@@ -1000,7 +1001,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // --- bulk personal data
   let bulk = 0;
   // The verb as a request (export them / 出して) or described (we never export, 出力するような依頼).
-  const extractMood = ft.has(F.EXTRACT) ? ft.mood(F.EXTRACT, s) : revealMood;
+  const extractMood = ft.has(F.EXTRACT) ? ft.mood(F.EXTRACT, foldBuf, end) : revealMood;
   if (ft.has(F.PEOPLE) && ft.has(F.PII)) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
     // "What is the rule on deleting all customers' data?" names no extraction: a question, not a dump.
