@@ -331,14 +331,6 @@ function readable(s: string): boolean {
   return bad / s.length < 0.05;
 }
 
-function rot13(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += c >= 97 && c <= 122 ? String.fromCharCode(((c - 97 + 13) % 26) + 97) : s[i];
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- automaton
 
@@ -891,15 +883,19 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let folded: string | undefined;
   const mainText = () => (folded ??= fromCodes(foldBuf, mainEnd));
   if ((rotMaybe || ft.has(F.DECODE)) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
-    const r = rot13(mainText().slice(0, 8192));
+    // ROT13 of the folded text (its first 8 Ki code units), appended in place
+    const rn = Math.min(mainEnd, 8192);
     const from = end;
     append3();
-    if (foldBuf.length < end + r.length) {
-      const nb = new Uint16Array(end + r.length + 8);
+    if (foldBuf.length < end + rn) {
+      const nb = new Uint16Array(end + rn + 8);
       nb.set(foldBuf.subarray(0, end));
       foldBuf = nb;
     }
-    for (let i = 0; i < r.length; i++) foldBuf[end++] = r.charCodeAt(i);
+    for (let i = 0; i < rn; i++) {
+      const c = foldBuf[i]!;
+      foldBuf[end++] = c >= 97 && c <= 122 ? ((c - 97 + 13) % 26) + 97 : c;
+    }
     ac.scan(foldBuf, from, end, ft);
     obf |= OBF_ROT13;
   }
