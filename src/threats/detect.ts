@@ -359,6 +359,8 @@ class Automaton {
   /** Non-ASCII code units that occur in some pattern (any other leads back to the root). */
   private readonly inPattern = new Uint8Array(65536);
   /** Outputs per state (failure outputs merged), flat: entries outStart[st] … + outCount[st] (0: none). */
+  /** Per state: bit (c & 31) set when it has a non-ASCII transition on some c. */
+  private nonAsciiBits = new Uint32Array(1);
   private outCount = new Uint8Array(1);
   private outStart = new Int32Array(1);
   private entFeature = new Uint8Array(1);
@@ -454,6 +456,8 @@ class Automaton {
       }
     }
     this.ascii = ascii;
+    this.nonAsciiBits = new Uint32Array(ns);
+    for (let st = 0; st < ns; st++) for (const c of this.next[st]!.keys()) if (c >= 128) this.nonAsciiBits[st]! |= 1 << (c & 31);
     this.outCount = new Uint8Array(ns);
     this.outStart = new Int32Array(ns);
     let total = 0;
@@ -512,6 +516,7 @@ class Automaton {
     const entLen = this.entLen;
     const entFlags = this.entFlags;
     const inPattern = this.inPattern;
+    const nonAsciiBits = this.nonAsciiBits;
     let st = 0;
     for (let i = from; i < to; i++) {
       const c = buf[i]!;
@@ -543,10 +548,13 @@ class Automaton {
             st = this.root[c]!;
             break;
           }
-          const nx = this.step(st, c);
-          if (nx >= 0) {
-            st = nx;
-            break;
+          // a 32-bit filter of the state's non-ASCII children spares most failed probes
+          if (nonAsciiBits[st]! & (1 << (c & 31))) {
+            const nx = this.step(st, c);
+            if (nx >= 0) {
+              st = nx;
+              break;
+            }
           }
           st = this.fail[st]!;
         }
