@@ -646,7 +646,9 @@ const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い[るたまな
 const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)|^[すつくぐむぶぬるうせ]?(?:よう|ように)(?:に)?(?:頼|求|言|指示|命|依頼|仕向|呼びか)|^[すつくぐむぶぬるう](?:こと|の[はがを]|と)/;
-const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$|\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
+const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$/;
+/** "must not ask AI assistants to reveal": a negation a few words before "to" (on a longer window). */
+const EN_NEGATED_FAR = /\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
 /** A determiner before the verb: a noun ("any output", "the override"), not an order. */
 const EN_NOUN = /\b(?:the|a|an|any|this|that|its|their|his|her|our|of|no|such)\s*$/;
 const EN_PERFORMATIVE = /\b(?:i'm|i am|we're|we are|i hereby|we hereby)\s*$/;
@@ -776,8 +778,8 @@ class Features {
         n--;
         continue;
       }
-      const before = sub(st - 40, st);
-      if (EN_NEGATED.test(before)) {
+      const before = sub(st - 20, st);
+      if (EN_NEGATED.test(before) || EN_NEGATED_FAR.test(st > 20 ? sub(st - 40, st) : before)) {
         descriptive++;
         continue;
       }
