@@ -109,7 +109,7 @@ const CK = new Uint8Array(65536);
 for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0) | (isLatin(c) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95 ? 32 : 0);
 
 /**
- * Code units that fold without side effects (the fast path of the fold loop): 1 a Latin letter,
+ * Code units that fold without side effects (the fast path of the fold loop): 1 an ASCII letter,
  * 2 a character that is neither a letter, digit, leet character, separator nor base64 (kanji,
  * kana, most punctuation). 0: the full path (spaces, digits, zero-width, homoglyphs, half-width
  * katakana, ざ, separators …).
@@ -119,7 +119,7 @@ for (let c0 = 0; c0 < 65536; c0++) {
   const c = FOLD[c0]!;
   if (c === 0xffff || (c0 >= 0xff61 && c0 <= 0xff9f) || (c0 >= 0x370 && c0 <= 0x4ff) || c === 32 || c === 0x3056) continue;
   const ck = CK[c]!;
-  if (ck & 1 && !(ck & 4)) FAST[c0] = 1;
+  if (ck & 1 && !(ck & 4) && c0 < 128) FAST[c0] = 1;
   else if (!(ck & (2 | 4 | 16 | 32))) FAST[c0] = 2;
 }
 
@@ -134,8 +134,8 @@ let b64Long = false;
 let rotCue = false;
 function foldInto(text: string, k0: number, normalized = false): number {
   let b64Run = 0;
-  let b64Up = false;
-  let b64Low = false;
+  /** Cases seen in the current base64 run: 1 upper, 2 lower (checked when the run ends). */
+  let b64Case = 0;
   b64Long = false;
   rotCue = false;
   // The inspector's width normalisation (its half-width katakana table) only when the loop meets
@@ -164,23 +164,18 @@ function foldInto(text: string, k0: number, normalized = false): number {
     const c0 = t.charCodeAt(i);
     const fast = FAST_[c0]!;
     if (fast === 1) {
-      // a Latin letter: part of a word and of a base64 run
-      if (c0 < 128) {
-        if (c0 < 97) b64Up = true;
-        else b64Low = true;
-        if (++b64Run >= 16 && b64Up && b64Low) b64Long = true;
-      } else {
-        b64Run = 0;
-        b64Up = b64Low = false;
-      }
+      // an ASCII letter: part of a word and of a base64 run (A–Z: 1, a–z: 2)
+      b64Run++;
+      b64Case |= 1 + ((c0 >> 5) & 1);
       if (wordStart < 0) wordStart = k;
       wordLetters++;
       out[k++] = FT_[c0]!;
       continue;
     }
     if (fast === 2 && wordStart < 0) {
+      if (b64Run >= 16 && b64Case === 3) b64Long = true;
       b64Run = 0;
-      b64Up = b64Low = false;
+      b64Case = 0;
       out[k++] = FT_[c0]!;
       continue;
     }
@@ -195,13 +190,11 @@ function foldInto(text: string, k0: number, normalized = false): number {
     if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
     else if (c === 0x3056) rotCue = true;
     const ck = CK_[c]!;
-    if (ck & 32 && c0 < 128) {
-      if (c0 >= 65 && c0 <= 90) b64Up = true;
-      else if (c0 >= 97) b64Low = true;
-      if (++b64Run >= 16 && b64Up && b64Low) b64Long = true;
-    } else {
+    if (ck & 32 && c0 < 128) b64Run++;
+    else {
+      if (b64Run >= 16 && b64Case === 3) b64Long = true;
       b64Run = 0;
-      b64Up = b64Low = false;
+      b64Case = 0;
     }
     if (ck & 7) {
       const letter = (ck & 1) !== 0;
@@ -229,6 +222,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     out[k++] = c;
   }
+  if (b64Run >= 16 && b64Case === 3) b64Long = true;
   if (wordStart >= 0 && wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
   if (leetWords >= 2) obf |= OBF_LEET;
   // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
