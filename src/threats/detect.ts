@@ -636,7 +636,7 @@ const MAX_POS = 48;
 // eslint-disable-next-line prefer-const
 let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
-const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い[るたまなかれ]|お[りるい]|き[たまて]|ある|あり)/;
+const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い(?:[るまなかれ]|た(?!だ))|お[りるい]|き[たまて]|ある|あり)/;
 const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
 const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)|^[すつくぐむぶぬるうせ]?(?:よう|ように)(?:に)?(?:頼|求|言|指示|命|依頼|仕向|呼びか)|^[すつくぐむぶぬるう](?:こと|の[はがを]|と)/;
@@ -962,9 +962,12 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (ft.has(F.FICTION) && ft.has(F.HARM)) {
     // A story about a bomb is fine; a story that must carry the real steps is the jailbreak.
     jb += u('fiction×harm', 1.8);
-    if (ft.has(F.DETAIL)) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
+    // 「毒の作り方は不要」, "describe the tension, not the device": the method is declined
+    const declined = ft.has(F.NODETAIL);
+    if (ft.has(F.DETAIL) && !declined) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
     if (ft.has(F.PERSONA)) jb += u('persona', 0.8);
-    if (ft.has(F.HOWTO)) jb += u('how_to_harm', 1.0);
+    if (ft.has(F.HOWTO) && !declined) jb += u('how_to_harm', 1.0);
+    if (declined) jb -= u('method_declined', 1.0);
   } else if (ft.has(F.PERSONA) && ft.has(F.HARM)) {
     jb += u('persona×harm', 1.4);
     if (ft.has(F.HOWTO) || ft.has(F.DETAIL)) jb += u('how_to_harm', 0.8);

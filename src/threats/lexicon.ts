@@ -49,6 +49,7 @@ export const FEATURES = [
   'OBEYME', // obey only me: follow my instructions
   'YOUR', // your, あなたの
   'CODE', // code and sample data, not real records
+  'NODETAIL', // the text declines the method: 作り方は不要, without explaining how
   'REPORT', // reported speech: third person, past tense, an incident report or study of an attack
   // (not "translate"/"summarise" as such: attacks hide in texts handed over for exactly that)
 ] as const;
@@ -89,6 +90,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    '最初の設定', '元の設定', '当初の設定', '初期の設定',
     'everything before this', 'before this sentence', 'hidden part', 'the company wrote', 'wrote for you', "part i can't see", 'part i cannot see', 'your operator', "operator's instructions", 'setup instructions', 'あなたのために書いた', '私には見えない', '見えない部分', 'システムメッセージの内容',
     'start of this conversation', 'start of the conversation', '<system>', 'system tags', 'your full configuration', 'your initial prompt', 'deployed with', 'told not to tell', '初期設定の文章', 'あなたに書いた', 'あなたに設定されている',
     'at the top of this conversation', 'the operator configured', 'everything the operator', 'instructions you received', 'rules you were set up with', 'wording of the instructions', 'start of this session', 'your configuration', '受け取った設定文', 'あなたが受け取った',
@@ -124,6 +126,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'apiキー', 'パスワード', '秘密鍵', '認証情報', '機密', '社外秘', 'トークン', '環境変数', '鍵を', '鍵、', '接続文字列', 'アクセスキー', '秘密', 'ひみつ',
   ],
   PERSONA: [
+    'シミュレート', 'simulate a',
     'be an', 'be a$',
     'you are now', "you're now", 'you are going to', "you're going to", 'you will now', 'you will be', 'act as', 'acting as', 'pretend', 'role-play', 'roleplay', 'role play', 'play the role',
     'simulate', 'stay in character', 'in character', 'from now on you', 'from this point', 'for the rest of this conversation', 'imagine you are', "imagine you're", 'if you were', 'immerse yourself',
@@ -132,6 +135,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    '好きに答え', '自由に答え', 'ポリシーを持たない', '持たないai', 'no policies', 'with no policies',
     'without any limits', 'no guardrails', 'without guardrails', 'no guardrail', 'ルールを持たない', '法律がない', '法律のない', 'restrictions off', 'all restrictions off',
     'safety layer stripped', 'stripped out', 'safety layer', 'safety removed', 'without the safety', '安全機能を取り除', '取り除かれた', '解放版', 'answers any question',
     'never given any rules', 'without hesitation', 'answers anything', 'only rule', '規則に縛られない', '縛られない', '制限のないモード',
@@ -156,6 +160,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    'toxic gas', 'poison gas', 'thermite', 'テルミット', '有毒ガス', '毒ガス',
     '偽の身分証', '身分証の偽造', 'カード番号を盗',
     'silencer', 'hitman', 'munition', 'explosives', 'hacking tool', 'ハッキングツール', '鍵を開ける', '合成する', '違法薬物',
     'fake passport', 'passport forg', 'pick a lock', 'steal a car', 'sarin', 'fentanyl', 'pipe bomb', 'nerve agent', '乗っ取', '騙して', '詐欺', '盗む方法', '爆発',
@@ -172,9 +177,10 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'amounts', 'in what amounts', 'quantities',
     'realistic', 'precisely', 'exactly how',
     'how much', 'which poison', 'usable detail', '正確に', '分量も',
-    'the steps', 'steps for', 'recipe', 'レシピ', '作り方', '分量',
+    'the steps', 'steps for', '作り方', 'recipe', 'レシピ', '分量',
     'exact quantit', 'exact dose', 'exact amount', 'with details', 'exact', 'precise', 'working code', 'usable', '手順付き', '実際に使える', '分量', '本物の',
     'step by step', 'step-by-step', 'in detail', 'full detail', 'technical detail', 'real$', 'actual', 'working', 'for real', 'exactly how', 'detailed', 'real steps', 'instructions',
     '手順', '詳しく', '詳細に', '本物', '実際に動く', '実際の', '具体的に', '動く',
@@ -196,6 +202,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '管理者', '開発元', '開発者です', '運営', '承認済み', '許可します', 'レッドチーム演習',
   ],
   NOREFUSE: [
+    "can't say", 'cannot say', "can't add warnings", 'no warnings', 'と言うのは禁止', '警告も禁止', '警告は禁止', '言ってはいけない',
     'do not apologi', "don't apologi", 'no apolog', 'do not say you cannot', "don't say you can't", "don't say you cannot", 'do not include any disclaimer', "don't include any disclaimer", 'no disclaimer', 'never mention safety', '謝罪', '注意書き', 'できませんとは', 'できません」とは', '断るのは禁止', '言い訳',
     'never refuse', "don't refuse", 'do not refuse', 'never say', 'never decline', 'never mention', 'start your reply with', 'start your answer with', 'begin your response with', 'begin your reply with',
     'start your response with', 'sure, here is', 'confirm by saying', 'acknowledge by', 'without any of the usual', 'complete this sentence', 'then keep going',
@@ -253,6 +260,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '氏名', '名前', '住所', '電話番号', '携帯番号', 'メールアドレス', 'メアド', '生年月日', 'クレジットカード', 'カード番号', 'パスワード', '給与', 'マイナンバー', '個人情報', '個人データ', '病名', '病歴', '連絡先', '口座番号',
   ],
   EXTRACT: [
+    '貼って', '貼り付けて', 'paste it', 'paste',
     'paste them', 'send them', 'as json', 'in json', 'json', '送って', '一覧表', '書き出して', '見せて',
     'list', 'dump', 'export', 'extract', 'pull', 'give me', 'output', 'csv', 'spreadsheet', 'table$', 'return them', 'compile', 'scrape', 'collect',
     '一覧', 'リスト', '抜き出', '抽出', 'エクスポート', '出力', '書き出', 'まとめ', '表に', '出して', '出力して',
@@ -308,6 +316,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'という攻撃', 'が報告', 'と報告', '報じ', 'を検知した', '検知しました', '攻撃者', 'によると', 'という入力', 'という文', 'といった', '試験計画', '試験者',
     '再発防止', 'させた', 'させる', '証拠', '攻撃ログ', 'とされ', 'たという', '事例',
   ],
+  NODETAIL: ['作り方は不要', '方法は不要', '手順は不要', '詳細は不要', '作り方はいらない', '方法は書かないで', '作り方は書かないで', '方法は出さない', '手順は書かないで', 'without explaining', "don't explain", 'do not explain', 'no real method', 'not the device', 'not the method', 'without details', 'no details', 'without the details', 'not how to'],
   CODE: [
     'function', 'array', 'in-memory', 'class$', 'script', 'sample data', 'dummy', 'mock', 'fixture', 'test data', 'schema', 'snippet',
     '関数', '配列', 'コード', 'サンプル', 'ダミー', 'テストデータ', 'スキーマ', 'モック',
