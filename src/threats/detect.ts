@@ -405,15 +405,18 @@ class Automaton {
       }
     }
     let n = 0;
-    for (const m of this.next) n += m.size;
+    // only non-ASCII transitions are looked up here (ASCII ones go through the DFA below): a
+    // smaller table, fewer cache misses in Japanese text
+    for (let st = 1; st < this.next.length; st++) for (const c of this.next[st]!.keys()) if (c >= 128) n++;
     let size = 1;
-    while (size < n * 4) size <<= 1;
+    while (size < n * 3) size <<= 1;
     this.keys = new Int32Array(size).fill(-1);
     this.vals = new Int32Array(size);
     this.mask = size - 1;
     this.shift = 32 - Math.log2(size);
     for (let st = 1; st < this.next.length; st++) {
       for (const [c, t] of this.next[st]!) {
+        if (c < 128) continue;
         const key = st * 65536 + c;
         // Fibonacci hashing: the high bits of the product.
         let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
