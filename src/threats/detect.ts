@@ -9,7 +9,11 @@
  * Scores come from combinations of features near each other (an override verb within a few
  * words of "instructions"/「指示」), raised by corroborating features and lowered by context cues
  * that the text talks *about* attacks (training material, news, code review, quoting an attack
- * to ask about it) or that the user overrides their own earlier request. No evaluation sentence
+ * to ask about it) or that the user overrides their own earlier request. Whose rules, and how a verb
+ * is used, matter more than which words occur: a target qualified by another noun ("the onboarding
+ * rules", 「予約ルール」) is not the model's, weak targets (settings, a policy) need a cue that the
+ * model's own are meant, a noun, a reported request, a て-form auxiliary or a negation is not an
+ * order, a secret must be the reveal verb's object, and administering data is not extracting it. No evaluation sentence
  * is in the lexicon; paraphrases combine the same features.
  *
  * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
