@@ -917,9 +917,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
     return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
   }
-  const used = new Set<string>();
+  // names of the evidence used, in order (deduplicated only when some hit is reported)
+  const used: string[] = [];
   const u = (f: string, v: number) => {
-    if (v) used.add(f);
+    if (v) used.push(f);
     return v;
   };
 
@@ -1048,7 +1049,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     pi += pi > 0 ? bonus : 0;
     ex += ex > 0 ? bonus : 0;
     jb += jb > 0 ? bonus : 0;
-    used.add('obfuscation');
+    used.push('obfuscation');
   }
 
   // --- context: talking about attacks, quoting one, or asking about one
@@ -1064,7 +1065,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && (endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd));
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
-    used.add('meta_context');
+    used.push('meta_context');
   }
   // Talking about an attack: the attack's words stand in quotes and the text around them frames
   // them (an example, a training slide, "is this an attack?", explain why).
@@ -1077,9 +1078,9 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (rep > 0) {
     const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (ft.has(F.YOUR) || ft.has(F.SYS))) || (revealMood > 0 && ft.has(F.YOUR)));
     damp += (addressed ? 0.4 : 2) + 0.4 * Math.min(rep - 1, 3);
-    used.add('reported_speech');
+    used.push('reported_speech');
   }
-  if (quotedFrac >= 0.4) used.add('quoted_attack');
+  if (quotedFrac >= 0.4) used.push('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
   // …unless the text quotes it to discuss it (then it is damped like the rest).
   const discussing = quotedFrac >= 0.4 && (meta > 0 || asking);
@@ -1108,7 +1109,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   }
   if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
   push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', extractMood > 0 ? Math.min(1.6, 0.5 * damp) : 0);
-  const features = [...used];
+  const features = hits.length ? [...new Set(used)] : [];
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
   const obfuscation = obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [];
