@@ -1109,7 +1109,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   }
   if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
   push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', extractMood > 0 ? Math.min(1.6, 0.5 * damp) : 0);
-  const features = hits.length ? [...new Set(used)] : [];
+  const features: string[] = [];
+  if (hits.length) for (const f of used) if (!features.includes(f)) features.push(f);
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
   const obfuscation = obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [];
