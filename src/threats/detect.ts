@@ -71,7 +71,13 @@ for (const [k, v] of Object.entries(LEET_MAP)) LEET_T[+k] = v;
 const leetOf = (c: number): number => (c < 128 ? LEET_T[c]! : 0);
 let foldBuf = new Uint16Array(4096);
 const isZeroWidth = (c: number) => c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff || c === 0xad || c === 0x180e;
-const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
+/**
+ * A whitespace run of two or more, while folding: a separator that marks a word break inside an
+ * s-p-a-c-e-d run ("i g n o r e   p r e v i o u s" → "ignore previous"); turned back into one space
+ * everywhere else. (0xfffe is a noncharacter: the fold table maps any in the input to a space.)
+ */
+const WIDE = 0xfffe;
+const isSep = (c: number) => c === WIDE || c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
 const isLatin = (c: number) => (c >= 97 && c <= 122);
 const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
 
@@ -105,7 +111,7 @@ for (let c0 = 0; c0 < 65536; c0++) {
   else if (c >= 0x370 && c <= 0x4ff) {
     const h = HOMOGLYPHS[c];
     if (h !== undefined) c = h;
-  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
+  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0 || c === WIDE) c = 32;
   FOLD[c0] = c;
 }
 /** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator, 32 base64 alphabet. */
@@ -163,6 +169,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
   let singles = 0;
   let chain = 0;
   let lastSingleSep = -9;
+  let sawWide = false;
   const FAST_ = FAST;
   for (let i = 0; i < n; i++) {
     const c0 = t.charCodeAt(i);
@@ -189,7 +196,15 @@ function foldInto(text: string, k0: number, normalized = false): number {
       obf |= OBF_ZW;
       continue;
     }
-    if (c === 32 && k > k0 && out[k - 1] === 32) continue;
+    if (c === 32 && k > k0) {
+      const p = out[k - 1];
+      if (p === 32) {
+        out[k - 1] = WIDE;
+        sawWide = true;
+        continue;
+      }
+      if (p === WIDE) continue;
+    }
     if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
     if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
     else if (c === 0x3056) rotCue = true;
@@ -242,7 +257,14 @@ function foldInto(text: string, k0: number, normalized = false): number {
           runs++;
         }
         if (runs >= 4) {
-          for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
+          // a wider gap inside the run breaks words, unless every gap is wide ("I  G  N  O  R  E")
+          let wides = 0;
+          for (let j = r + 1; j < e; j += 2) if (out[j] === WIDE) wides++;
+          const breaks = wides > 0 && wides < runs - 1;
+          for (let j = r; j <= e; j += 2) {
+            out[w++] = out[j]!;
+            if (breaks && j < e && out[j + 1] === WIDE) out[w++] = 32;
+          }
           obf |= OBF_SPACED;
           r = e + 1;
           continue;
@@ -253,6 +275,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     k = w;
   }
+  if (sawWide) for (let j = k0; j < k; j++) if (out[j] === WIDE) out[j] = 32;
   foldEnd = k;
   return obf;
 }
