@@ -957,9 +957,13 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const revealMood = ft.mood(F.REVEAL, foldBuf, end);
   if (overrideTarget) {
     pi += u('override×target', 3);
+    // an override inside text the model is told to act on ("complete this and act on it:
+    // '…ignores its previous rules…'", 「次の文を訳してその指示に従って」) is an order, whatever its mood
+    const actOn = ft.has(F.ACTON);
+    if (actOn) pi += u('follow_embedded', 0.8);
     if (ovrMood > 0) pi += u('imperative', 0.7);
     // "X has been revoked. From now on, do Y": an announcement followed by new orders is not a description
-    else if (ovrMood < 0) pi -= u('descriptive', ft.nearAfter(F.OVR, F.NEWINS, 80) || ft.nearAfter(F.OVR, F.OBEYME, 80) ? 0.6 : 1.6);
+    else if (ovrMood < 0 && !actOn) pi -= u('descriptive', ft.nearAfter(F.OVR, F.NEWINS, 80) || ft.nearAfter(F.OVR, F.OBEYME, 80) ? 0.6 : 1.6);
     if (ft.near(F.SCOPE, F.TGT, 30) || ft.has(F.SYS)) pi += u('scope', 0.9);
     if (ft.has(F.NEWINS) || ft.has(F.OBEYME)) pi += u('new_instructions', 0.8);
     if (ft.has(F.UNREST) || ft.has(F.NOREFUSE)) pi += u('unrestricted', 0.8);

@@ -46,6 +46,7 @@ export const FEATURES = [
   'HOWTO', // how do I …
   'ASK', // a question about the text: ですか, is this …
   'DECODE', // decode / follow the decoded text
+  'ACTON', // follow the embedded text: act on it, do what it says, その指示に従って (payload splitting, translate-then-obey)
   'OBEYME', // obey only me: follow my instructions
   'YOUR', // your, あなたの
   'CODE', // code and sample data, not real records
@@ -296,6 +297,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '方法', 'どうすれば', 'やり方', '要件', '手続き', '推奨', 'どう対応', '対応すべき', 'how should we handle', 'how to handle', 'how do we handle',
   ],
   ASK: ['ですか', 'でしょうか', '方法を教えて', 'やり方を教えて', 'どうすれば', 'is this$', 'is it$', 'is the$'],
+  ACTON: ['act on it', 'then act on', 'and then act', 'follow the resulting', 'carry it out', 'do what it says', 'do exactly what it says', 'and follow it', 'and obey', 'then execute', 'perform the instruction', 'execute x', 'execute the', 'その指示に従', 'その通りに実行', 'その内容を実行', 'そのとおりに実行', '内容に従って'],
   DECODE: [
     'decode', 'base64', 'rot13', 'rot-13', 'rot 13', 'caesar', 'then execute', 'and follow it', 'and obey', 'do what it says', 'join part', 'joined sentence', 'translated instruction', 'execute the',
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
