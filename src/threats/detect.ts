@@ -52,6 +52,7 @@ const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, 
 const NF = FEATURES.length;
 const F_TGT = F.TGT;
 const F_META = F.META;
+const F_SYS = F.SYS;
 
 // ---------------------------------------------------------------- folding
 
@@ -593,6 +594,8 @@ class Automaton {
         const f = entFeature[x]!;
         // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
         if (f === F_TGT && qualifiedTarget(buf, start, from)) continue;
+        // "a good system prompt", "writing system prompts": system prompts in general, not this model's
+        if (f === F_SYS && genericMention(buf, start, from)) continue;
         // a topic word inside a host name or a path (evil.example, /news/) is not a topic
         if (f === F_META && start > 0 && (buf[start - 1] === 46 || buf[start - 1] === 47 || buf[start - 1] === 64)) continue;
         ft.add(f, start, i + 1, quoted);
@@ -623,6 +626,18 @@ const TARGET_QUALIFIERS = new Set(('your ur the all any every my previous prior 
 /** Kanji that may precede a Japanese target without making it a compound noun of another domain (全ルール, 旧指示, 内部ルール). */
 const JA_TARGET_PREFIX = new Uint8Array(65536);
 for (const ch of '全旧前元新初既諸本内部定去来的上記今従') JA_TARGET_PREFIX[ch.charCodeAt(0)] = 1;
+/** Words before "system prompt" that make it a system prompt in general (an example, a topic). */
+const GENERIC_BEFORE = new Set('a an good great better best effective strong sample example our writing write draft designing design their his her custom clear'.split(' ').map((w) => {
+  const codes = Array.from(w, (ch) => ch.charCodeAt(0));
+  return hashCodes(codes, 0, codes.length);
+}));
+function genericMention(buf: Uint16Array, start: number, from: number): boolean {
+  if (start - 2 < from || buf[start - 1] !== 32) return false;
+  const e = start - 1;
+  let b = e;
+  while (b > from && b > e - 24 && isLatin(buf[b - 1]!)) b--;
+  return b < e && GENERIC_BEFORE.has(hashCodes(buf, b, e));
+}
 function qualifiedTarget(buf: Uint16Array, start: number, from: number): boolean {
   if (start <= from) return false;
   const c = buf[start - 1]!;
@@ -666,6 +681,7 @@ const MAX_POS = 48;
 // eslint-disable-next-line prefer-const
 let FT: Features;
 const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
+const JA_PERFORMATIVE = /^(?:と|に)(?:させ|します|いたし|しま)/;
 const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い(?:[るまなかれ]|た(?!だ))|お[りるい]|き[たまて]|ある|あり)/;
 const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
@@ -780,6 +796,8 @@ class Features {
       }
       if (last >= 0x3000) {
         const next = sub(end, end + 6);
+        // 適用外とさせていただきます／無効とします: the speaker declares it (performative)
+        if (JA_PERFORMATIVE.test(next)) return 1;
         // 出力を／表示が: a kanji noun with a particle, not a verb
         if (last >= 0x4e00 && last <= 0x9fff && /^[をがはのにもとや]/.test(next)) {
           descriptive++;

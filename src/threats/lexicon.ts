@@ -58,6 +58,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    "doesn't count", 'does not count', 'no longer count', 'aside$', 'cease applying', 'cease following', 'stop applying', 'もう関係ありません', '関係ありません', '関係ない', 'もう関係ない',
     'expired', 'wipe your memory', 'start fresh', 'was a draft', 'were a draft', '参照しない', '参照せず', '外して',
     'none of your', 'not in force', 'no longer in force', 'withdrawn', 'withdraw', 'stripped', 'stripped out', '扱いにして', '取り除',
     'scratch', "don't exist", 'do not exist', 'does not exist', "doesn't exist", 'lifted', 'no longer exist', 'ご放念', '放念', '無効化', '無効と', 'ないものとして', 'なかったものと', '無かったものと', 'pretend the', 'pretend that the',
@@ -83,6 +84,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '指示', '命令', 'ルール', '規則', '制約', '制限', 'ガイドライン', 'プロンプト', '規定', '縛り', '安全', '倫理', '決まり', '指令', '言われたこと', '言われた事', '教わった', '前提', '規約', 'しじ', 'めいれい', 'るーる',
   ],
   SCOPE: [
+    'at the beginning', 'はじめに', '初めに', '課された',
     'you were deployed', 'deployed with', 'earlier guidance', 'this message onward',
     'at the top', 'top of this', 'start of this', 'operator configured', 'you were set up with', 'set up with', '最初に設定された', '先ほどまでの',
     'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
@@ -91,6 +93,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'told at the beginning', 'the company gave you', 'instructions the company', 'gave you', 'あなたに与えた', '会社があなたに', 'your hidden setup',
     '最初の設定', '元の設定', '当初の設定', '初期の設定',
     'everything before this', 'before this sentence', 'hidden part', 'the company wrote', 'wrote for you', "part i can't see", 'part i cannot see', 'your operator', "operator's instructions", 'setup instructions', 'あなたのために書いた', '私には見えない', '見えない部分', 'システムメッセージの内容',
     'start of this conversation', 'start of the conversation', '<system>', 'system tags', 'your full configuration', 'your initial prompt', 'deployed with', 'told not to tell', '初期設定の文章', 'あなたに書いた', 'あなたに設定されている',
@@ -115,6 +118,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '教えて', 'おしえて', '表示', '出力', '見せ', '開示', '書き出', '繰り返', '貼り付け', '示して', 'お示し', '出して', '漏ら', '暴露', '読み上げ', '公開', '共有して', 'って何', 'とは何ですか', '何？',
   ],
   VERBATIM: [
+    'exactly as', 'as they were written', 'as it was written', '書かれたとおり', '書かれた通り',
     '原文',
     'verbatim', 'word for word', 'word-for-word', 'exactly', 'in full', 'unchanged', 'full text', 'complete text', 'everything', 'do not summar', "don't summar", 'letter at a time', 'letter by letter', 'in its entirety', 'full', 'complete',
     '一字一句', '全文', 'そのまま', '省略せず', '要約は不要', '一文字ずつ', '全部', 'すべて',
@@ -136,6 +140,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '人格', 'キャラ', 'モードで話', 'モードに切り替え', 'モードを有効', 'として、', 'だったとしたら', '二通り', '二つの',
   ],
   UNREST: [
+    'escaped all', 'escaped its', 'free from', 'freed from', 'never refuses anything', '解き放たれた', 'から解放された',
     '好きに答え', '自由に答え', 'ポリシーを持たない', '持たないai', 'no policies', 'with no policies',
     'without any limits', 'no guardrails', 'without guardrails', 'no guardrail', 'ルールを持たない', '法律がない', '法律のない', 'restrictions off', 'all restrictions off',
     'safety layer stripped', 'stripped out', 'safety layer', 'safety removed', 'without the safety', '安全機能を取り除', '取り除かれた', '解放版', 'answers any question',
@@ -161,6 +166,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    'untraceable gun', 'gun$', 'guns$', 'chloroform', 'alarm system', 'safecrack', 'disable the alarm', '銃', '警報装置', '金庫破り', 'クロロホルム',
     'toxic gas', 'poison gas', 'thermite', 'テルミット', '有毒ガス', '毒ガス',
     '偽の身分証', '身分証の偽造', 'カード番号を盗',
     'silencer', 'hitman', 'munition', 'explosives', 'hacking tool', 'ハッキングツール', '鍵を開ける', '合成する', '違法薬物',
@@ -178,6 +184,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '物語', 'フィクション', '架空', '仮に', '仮定', '小説', '台本', '映画', '祖母', 'おばあちゃん', 'ゲーム', '世界の', '俳優', 'シーン', '場面', 'ただの',
   ],
   DETAIL: [
+    'real techniques', 'walks the rookie through', 'walk me through', '実際の手口', '一つずつ',
     'amounts', 'in what amounts', 'quantities',
     'realistic', 'precisely', 'exactly how',
     'how much', 'which poison', 'usable detail', '正確に', '分量も',
@@ -210,6 +217,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
   ],
   ADDR: [
+    'ai assistant processing', 'assistant processing', 'to the helpdesk bot', 'helpdesk bot', 'to the bot', 'support bot', 'ボットへ', '処理するaiアシスタントへ', 'を読んでいるai',
     '読んだアシスタント', 'を読んだai', 'faqを読んだ', 'assistant reading', 'ai agents:', 'aiエージェントへ',
     'ai model processing', 'models summarising', 'models summarizing', 'language models summarising', 'for the meeting-summary ai', 'note for the', 'for ai screeners', 'ai screeners', 'note to agent', 'to agent:', 'assistant, ', 'ai code assistant', 'ai coding', 'when an ai', 'ai:', 'データを受け取ったai', '受け取ったai', '要約aiへの指示', 'aiへの指示', 'ツール向け', 'ai選考', 'aiコーディング支援', '支援ツールへ',
     'instructions for the ai', 'instruction for the ai', 'for the ai', 'for the support bot', 'support bot:', 'to the support bot', '@ai', 'ai-bot', '@copilot', 'when an ai', 'an ai agent processes', 'any ai reading', 'を処理するai', 'するaiは', 'するaiエージェント', 'aiへの指示', 'サポートai', 'アシスタントさん',
@@ -224,6 +232,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
   ],
   ACTION: [
+    'mark this', 'schedule payment', 'without review', 'escalate', 'disable two-factor', 'enter their card', '昇格', '無効にして', '承認済み', '支払いを予約', '入力するよう',
     '勧め', '送らせ', 'pay with', 'gift card', 'ギフトカード',
     'email the', 'insert', 'state that', 'must state', 'omit', 'add an action item', 'approve', 'close every', 'mark them', 'ask them for', 'recommend', 'ignore all other', 'let the user', '案内', '追記', '評価', '再入力', '送信する', '書かない',
     '書いて', '書くこと', 'と書', 'write that', 'say that', 'describe', 'mention that', 'recommend', '推薦', '紹介し', '貼り付け',
@@ -303,6 +312,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
   ],
   OBEYME: [
+    'follow my lead', 'my messages define', 'define your behavio', '私の指示がすべて', '私の言葉がすべて',
     'answer to me', 'my rules only', 'only my rules', '俺ルール', '私が指示します', '私が指示する',
     'my word is', 'my word is the only rule', 'ご依頼にのみ', '質問にだけ答え', '私の指示に従', '命令を最優先', 'ユーザーの命令',
     'do as i say', 'do what i ask', 'what i type', 'only from me', 'take instructions only', 'follow me', '言う通り', '言うとおり', '指示だけ', '命令だけ', '指示のみ', '命令のみ', 'のみに従', 'だけに従', 'お願いのみ',
@@ -318,7 +328,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'という攻撃', 'が報告', 'と報告', '報じ', 'を検知した', '検知しました', '攻撃者', 'によると', 'という入力', 'という文', 'といった', '試験計画', '試験者',
     '再発防止', 'させた', 'させる', '証拠', '攻撃ログ', 'とされ', 'たという', '事例',
   ],
-  NODETAIL: ['作り方は不要', '方法は不要', '手順は不要', '詳細は不要', '作り方はいらない', '方法は書かないで', '作り方は書かないで', '方法は出さない', '手順は書かないで', 'without explaining', "don't explain", 'do not explain', 'no real method', 'not the device', 'not the method', 'without details', 'no details', 'without the details', 'not how to'],
+  NODETAIL: ['skip any technical', 'skip the technical', 'skip technical', 'no technical detail', 'without technical detail', 'without any technical', '詳細は書かない', '技術的な詳細は書か', '作り方は不要', '方法は不要', '手順は不要', '詳細は不要', '作り方はいらない', '方法は書かないで', '作り方は書かないで', '方法は出さない', '手順は書かないで', 'without explaining', "don't explain", 'do not explain', 'no real method', 'not the device', 'not the method', 'without details', 'no details', 'without the details', 'not how to'],
   CODE: [
     'function', 'array', 'in-memory', 'class$', 'script', 'sample data', 'dummy', 'mock', 'fixture', 'test data', 'schema', 'snippet',
     '関数', '配列', 'コード', 'サンプル', 'ダミー', 'テストデータ', 'スキーマ', 'モック',
