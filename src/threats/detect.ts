@@ -935,7 +935,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let folded: string | undefined;
   const mainText = () => (folded ??= fromCodes(foldBuf, mainEnd));
   if ((rotMaybe || ft.has(F.DECODE)) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
-    // ROT13 of the folded text (its first 8 Ki code units), appended in place
+    // ROT13 of the folded text's ASCII (its first 8 Ki code units; other characters, which ROT13
+    // leaves as they are and which were scanned already, become one space), appended in place
     const rn = Math.min(mainEnd, 8192);
     const from = end;
     append3();
@@ -946,6 +947,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     }
     for (let i = 0; i < rn; i++) {
       const c = foldBuf[i]!;
+      if (c >= 128) {
+        if (foldBuf[end - 1] !== 32) foldBuf[end++] = 32;
+        continue;
+      }
       foldBuf[end++] = c >= 97 && c <= 122 ? ((c - 97 + 13) % 26) + 97 : c;
     }
     ac.scan(foldBuf, from, end, ft);
