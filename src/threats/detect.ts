@@ -1055,7 +1055,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const img = ac.image ? imageExfil(s()) : 0;
   const urlExfil = !img && ft.has(F.EXFILQ) && (ft.has(F.CONV) || ft.has(F.SECRET));
   if (img) ex += u('image_url_query', 3.2 + (ft.has(F.CONV) || ft.has(F.SECRET) || ft.has(F.EXFILQ) ? 1.2 : 0));
-  else if (urlExfil) ex += u('url_exfil', 3.2);
+  else if (urlExfil) ex += u('url_exfil', 3.2 + (ft.n(F.EXFILQ) >= 2 ? 0.8 : 0));
   if (ft.has(F.AUTH) && ex > 0) ex += u('authority', 0.5);
   if (ft.has(F.OVR) && ex > 0) ex += u('override', 0.5);
 

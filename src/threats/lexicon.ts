@@ -93,6 +93,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
   SYS: [
+    'before my first message', 'came before my', 'text that came before', 'anything hidden', 'including hidden', 'first 100 words', 'first words of', 'the prompt that defines', 'defines your behavio', 'メッセージより前', '隠れている部分', '隠された部分', 'この会話の最初', 'あなたの振る舞いを決め', '決めているプロンプト',
     'told at the beginning', 'the company gave you', 'instructions the company', 'gave you', 'あなたに与えた', '会社があなたに', 'your hidden setup',
     '最初の設定', '元の設定', '当初の設定', '初期の設定',
     'everything before this', 'before this sentence', 'hidden part', 'the company wrote', 'wrote for you', "part i can't see", 'part i cannot see', 'your operator', "operator's instructions", 'setup instructions', 'あなたのために書いた', '私には見えない', '見えない部分', 'システムメッセージの内容',
@@ -109,6 +110,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '内部の指示', '隠された指示', '隠し指示', '秘密の指示', '指示文', '設定文', '与えられた指示', '与えられている', '受け取った指示', '受け取った設定', '会話が始まる前', '上に書かれて', 'この上に', '設定内容', 'プロンプトの全文', 'しすてむぷろんぷと', '従っている内部',
   ],
   REVEAL: [
+    'summarize the text', 'summarise the text', 'respond with the content', 'reply with the content', 'content of your', '要約して', '返して', 'エンコードして',
     '一覧にして', '一覧で', 'in reverse', '逆から',
     'copy', 'コピー', 'recite',
     'paste the', 'exact wording', 'in a list', '見せて',
@@ -248,6 +250,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '伝えずに', '知らせない', '触れない', '言及しない', '気づかれない', '黙って', '言わないで',
   ],
   EXFILQ: [
+    'appended to the url', 'append it to the url', 'add it to the url', 'to the url', 'urlに付け', 'urlの後ろ',
     'url-encode', 'urlencode', 'url encode', 'url-encoded', 'url encoded', 'query string', '?q=', '?d=', '?data=', '?c=', '?msg=', '?text=', '?p=', '&data=', 'urlエンコード', 'クエリ', '後ろにつけ', 'webhook',
     'track usage', 'collector', 'exfil',
   ],
