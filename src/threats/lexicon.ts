@@ -58,6 +58,7 @@ export type Feature = (typeof FEATURES)[number];
 
 export const LEXICON: Record<Feature, readonly string[]> = {
   OVR: [
+    'authority over your', 'takes priority over', 'priority over them', 'whatever your rules say', 'whatever your instructions say', 'regardless of your', 'no matter what your', '何と言っていようと', '何と書いてあっても', 'よりも優先', 'より優先',
     "doesn't count", 'does not count', 'no longer count', 'aside$', 'cease applying', 'cease following', 'stop applying', 'もう関係ありません', '関係ありません', '関係ない', 'もう関係ない',
     'expired', 'wipe your memory', 'start fresh', 'was a draft', 'were a draft', '参照しない', '参照せず', '外して',
     'none of your', 'not in force', 'no longer in force', 'withdrawn', 'withdraw', 'stripped', 'stripped out', '扱いにして', '取り除',
@@ -219,6 +220,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '決して断ら', '断らないで', '拒否しない', '冒頭に', 'と返答', 'とだけ返答', 'と書いて', 'とは言わない', '承知しました', 'と答え',
   ],
   ADDR: [
+    'assistant instructions', 'instructions for the assistant', 'note for ai', 'for ai:', 'note for the ai', 'aiへのメモ', 'aiへのメッセージ',
     'ai assistant processing', 'assistant processing', 'to the helpdesk bot', 'helpdesk bot', 'to the bot', 'support bot', 'ボットへ', '処理するaiアシスタントへ', 'を読んでいるai',
     '読んだアシスタント', 'を読んだai', 'faqを読んだ', 'assistant reading', 'ai agents:', 'aiエージェントへ',
     'ai model processing', 'models summarising', 'models summarizing', 'language models summarising', 'for the meeting-summary ai', 'note for the', 'for ai screeners', 'ai screeners', 'note to agent', 'to agent:', 'assistant, ', 'ai code assistant', 'ai coding', 'when an ai', 'ai:', 'データを受け取ったai', '受け取ったai', '要約aiへの指示', 'aiへの指示', 'ツール向け', 'ai選考', 'aiコーディング支援', '支援ツールへ',
@@ -234,6 +236,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'aiアシスタント', '言語モデル', 'チャットボット', 'aiエージェント', 'アシスタント',
   ],
   ACTION: [
+    'include this', 'referral link', '紹介リンク',
     'mark this', 'schedule payment', 'without review', 'escalate', 'disable two-factor', 'enter their card', '昇格', '無効にして', '承認済み', '支払いを予約', '入力するよう',
     '勧め', '送らせ', 'pay with', 'gift card', 'ギフトカード',
     'email the', 'insert', 'state that', 'must state', 'omit', 'add an action item', 'approve', 'close every', 'mark them', 'ask them for', 'recommend', 'ignore all other', 'let the user', '案内', '追記', '評価', '再入力', '送信する', '書かない',
@@ -285,6 +288,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '件数', '数え', '何人', '人数', '集計', '統計', '個人の情報は不要', '個人情報は不要', '匿名', 'テンプレート', '列名のみ', '差し込み', '自分の', 'お知らせ', '全部で',
   ],
   SELF: [
+    'we received', 'we were given', 'we got', 'our guidelines', 'our rules', 'our instructions',
     'our previous', 'our earlier', 'our last', '我々の', '弊社の',
     'my previous', 'my earlier', 'my last', 'my message', 'i sent', 'i said', 'what i said', 'i wrote', 'my instruction', 'my request', 'my notes', 'my draft', 'i mentioned',
     '私の', '僕の', '自分の', '私が', 'さっきの私', '私のお願い',
@@ -315,6 +319,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'デコード', '復号', 'その指示に従', 'その通りに実行', '実行してください', 'に従ってください',
   ],
   OBEYME: [
+    'treat everything i say', 'everything i say as', 'full authority',
     'follow my lead', 'my messages define', 'define your behavio', '私の指示がすべて', '私の言葉がすべて',
     'answer to me', 'my rules only', 'only my rules', '俺ルール', '私が指示します', '私が指示する',
     'my word is', 'my word is the only rule', 'ご依頼にのみ', '質問にだけ答え', '私の指示に従', '命令を最優先', 'ユーザーの命令',
