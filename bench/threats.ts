@@ -1,7 +1,7 @@
 /**
  * Threat detector evaluation and benchmark.
  *   node --import tsx bench/threats.ts [--errors dev] [--json]
- * For each set (dev: tuned on; heldout: never tuned on) the TPR at ≤ 1% FPR overall, per attack
+ * For each set (dev, train and both together: tuned on; heldout: never tuned on) the TPR at ≤ 1% FPR overall, per attack
  * type and per language, the TPR/FPR at the default threshold 0.5, then µs per 1 KiB prompt.
  */
 import { readFileSync } from 'node:fs';
@@ -13,8 +13,10 @@ const errorsFor = args.includes('--errors') ? args[args.indexOf('--errors') + 1]
 const asJson = args.includes('--json');
 const report: Record<string, unknown> = {};
 
-for (const name of ['dev', 'heldout']) {
-  const set = parseEvalSet(readFileSync(`test/fixtures/threats/${name}.txt`, 'utf8'));
+const load = (n: string) => parseEvalSet(readFileSync(`test/fixtures/threats/${n}.txt`, 'utf8'));
+// dev+train: everything tuned on, with one operating point (the default threshold is set from it).
+for (const name of ['dev', 'train', 'dev+train', 'heldout']) {
+  const set = name === 'dev+train' ? [...load('dev'), ...load('train')] : load(name);
   const scored = set.map((r) => ({ ...r, score: scanText(r.text, r.channel).max, hits: scanText(r.text, r.channel).hits }));
   const overall = tprAtFpr(scored);
   const at05 = { tpr: scored.filter((s) => s.label === 'attack' && s.score >= 0.5).length / scored.filter((s) => s.label === 'attack').length, fpr: scored.filter((s) => s.label === 'benign' && s.score >= 0.5).length / scored.filter((s) => s.label === 'benign').length };
@@ -47,26 +49,41 @@ for (const name of ['dev', 'heldout']) {
 }
 
 // ------------------------------------------------------------ speed: 1 KiB prompts
-const pieces = [...parseEvalSet(readFileSync('test/fixtures/threats/dev.txt', 'utf8')), ...parseEvalSet(readFileSync('test/fixtures/threats/heldout.txt', 'utf8'))].map((r) => r.text);
-let all = '';
-for (let k = 0; all.length < 400_000; k++) all += pieces[k % pieces.length] + '\n';
-const prompts: string[] = [];
-for (let off = 0; prompts.length < 200; off += 1499) {
-  let s = all.slice(off, off + 1024);
-  while (Buffer.byteLength(s) > 1024) s = s.slice(0, -1);
-  prompts.push(s);
+/** 200 prompts of at most 1 KiB (UTF-8) cut from the texts laid end to end. */
+function kibPrompts(pieces: string[]): string[] {
+  let all = '';
+  for (let k = 0; all.length < 400_000; k++) all += pieces[k % pieces.length] + '\n';
+  const out: string[] = [];
+  for (let off = 0; out.length < 200; off += 1499) {
+    let s = all.slice(off, off + 1024);
+    while (Buffer.byteLength(s) > 1024) s = s.slice(0, -1);
+    out.push(s);
+  }
+  return out;
 }
-for (let i = 0; i < 3000; i++) scanText(prompts[i % prompts.length]!);
-const lat: number[] = [];
-for (let i = 0; i < 20000; i++) {
-  const p = prompts[i % prompts.length]!;
-  const a = process.hrtime.bigint();
-  scanText(p);
-  lat.push(Number(process.hrtime.bigint() - a) / 1000);
+function timeScans(prompts: string[]) {
+  for (let i = 0; i < 3000; i++) scanText(prompts[i % prompts.length]!);
+  const lat: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const p = prompts[i % prompts.length]!;
+    const a = process.hrtime.bigint();
+    scanText(p);
+    lat.push(Number(process.hrtime.bigint() - a) / 1000);
+  }
+  lat.sort((a, b) => a - b);
+  const bytes = prompts.reduce((n, p) => n + Buffer.byteLength(p), 0) / prompts.length;
+  return { prompt_bytes: Math.round(bytes), p50_us: lat[Math.floor(lat.length / 2)]!, p99_us: lat[Math.floor(lat.length * 0.99)]!, mean_us: lat.reduce((a, b) => a + b, 0) / lat.length };
 }
-lat.sort((a, b) => a - b);
-const bytes = prompts.reduce((n, p) => n + Buffer.byteLength(p), 0) / prompts.length;
-const speed = { prompt_bytes: Math.round(bytes), p50_us: lat[Math.floor(lat.length / 2)]!, p99_us: lat[Math.floor(lat.length * 0.99)]!, mean_us: lat.reduce((a, b) => a + b, 0) / lat.length };
+const evalTexts = [...parseEvalSet(readFileSync('test/fixtures/threats/dev.txt', 'utf8')), ...parseEvalSet(readFileSync('test/fixtures/threats/heldout.txt', 'utf8'))];
+// The figure the target is about: text from both sets, attacks and hard benign texts mixed (nearly every
+// prompt carries some cue, so all of the scoring runs).
+const speed = timeScans(kibPrompts(evalTexts.map((r) => r.text)));
+// For comparison: ordinary benign prompts (the benign set texts on which no detector fires).
+const plain = timeScans(kibPrompts(evalTexts.filter((r) => r.label === 'benign' && scanText(r.text, r.channel).hits.length === 0).map((r) => r.text)));
 report.speed = speed;
+report.speed_plain_benign = plain;
 if (asJson) console.log(JSON.stringify(report, null, 2));
-else console.log(`\nspeed (1 KiB prompts, ${speed.prompt_bytes} B avg): p50 ${speed.p50_us.toFixed(1)} µs, p99 ${speed.p99_us.toFixed(1)} µs, mean ${speed.mean_us.toFixed(1)} µs`);
+else {
+  console.log(`\nspeed (1 KiB prompts, ${speed.prompt_bytes} B avg): p50 ${speed.p50_us.toFixed(1)} µs, p99 ${speed.p99_us.toFixed(1)} µs, mean ${speed.mean_us.toFixed(1)} µs`);
+  console.log(`speed, ordinary benign 1 KiB prompts (${plain.prompt_bytes} B avg): p50 ${plain.p50_us.toFixed(1)} µs, p99 ${plain.p99_us.toFixed(1)} µs, mean ${plain.mean_us.toFixed(1)} µs`);
+}

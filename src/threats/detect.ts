@@ -9,7 +9,11 @@
  * Scores come from combinations of features near each other (an override verb within a few
  * words of "instructions"/「指示」), raised by corroborating features and lowered by context cues
  * that the text talks *about* attacks (training material, news, code review, quoting an attack
- * to ask about it) or that the user overrides their own earlier request. No evaluation sentence
+ * to ask about it) or that the user overrides their own earlier request. Whose rules, and how a verb
+ * is used, matter more than which words occur: a target qualified by another noun ("the onboarding
+ * rules", 「予約ルール」) is not the model's, weak targets (settings, a policy) need a cue that the
+ * model's own are meant, a noun, a reported request, a て-form auxiliary or a negation is not an
+ * order, a secret must be the reveal verb's object, and administering data is not extracting it. No evaluation sentence
  * is in the lexicon; paraphrases combine the same features.
  *
  * Linear time: folding, decoding and the automaton are single passes; the scoring works on the
@@ -46,6 +50,9 @@ export interface ScanResult {
 
 const F = Object.fromEntries(FEATURES.map((f, i) => [f, i])) as Record<Feature, number>;
 const NF = FEATURES.length;
+const F_TGT = F.TGT;
+const F_META = F.META;
+const F_SYS = F.SYS;
 
 // ---------------------------------------------------------------- folding
 
@@ -65,7 +72,13 @@ for (const [k, v] of Object.entries(LEET_MAP)) LEET_T[+k] = v;
 const leetOf = (c: number): number => (c < 128 ? LEET_T[c]! : 0);
 let foldBuf = new Uint16Array(4096);
 const isZeroWidth = (c: number) => c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff || c === 0xad || c === 0x180e;
-const isSep = (c: number) => c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
+/**
+ * A whitespace run of two or more, while folding: a separator that marks a word break inside an
+ * s-p-a-c-e-d run ("i g n o r e   p r e v i o u s" → "ignore previous"); turned back into one space
+ * everywhere else. (0xfffe is a noncharacter: the fold table maps any in the input to a space.)
+ */
+const WIDE = 0xfffe;
+const isSep = (c: number) => c === WIDE || c === 32 || c === 46 || c === 45 || c === 95 || c === 42 || c === 0x30fb || c === 44 || c === 0xb7 || c === 47;
 const isLatin = (c: number) => (c >= 97 && c <= 122);
 const isWordish = (c: number) => isLatin(c) || (c >= 0x3041 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff) || c === 0x3005;
 
@@ -99,7 +112,7 @@ for (let c0 = 0; c0 < 65536; c0++) {
   else if (c >= 0x370 && c <= 0x4ff) {
     const h = HOMOGLYPHS[c];
     if (h !== undefined) c = h;
-  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0) c = 32;
+  } else if (c === 9 || c === 10 || c === 13 || c === 0x3000 || c === 0xa0 || c === WIDE) c = 32;
   FOLD[c0] = c;
 }
 /** Per folded code unit: 1 Latin letter, 2 digit, 4 leet character, 8 wordish, 16 separator, 32 base64 alphabet. */
@@ -107,16 +120,33 @@ const CK = new Uint8Array(65536);
 for (let c = 0; c < 65536; c++) CK[c] = (isLatin(c) ? 1 : 0) | (c >= 48 && c <= 57 ? 2 : 0) | (c < 128 && LEET_T[c] ? 4 : 0) | (isWordish(c) ? 8 : 0) | (isSep(c) ? 16 : 0) | (isLatin(c) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 45 || c === 95 ? 32 : 0);
 
 /**
+ * Code units that fold without side effects (the fast path of the fold loop): 1 an ASCII letter,
+ * 2 a character that is neither a letter, digit, leet character, separator nor base64 (kanji,
+ * kana, most punctuation). 0: the full path (spaces, digits, zero-width, homoglyphs, half-width
+ * katakana, ざ, separators …).
+ */
+const FAST = new Uint8Array(65536);
+for (let c0 = 0; c0 < 65536; c0++) {
+  const c = FOLD[c0]!;
+  if (c === 0xffff || (c0 >= 0xff61 && c0 <= 0xff9f) || (c0 >= 0x370 && c0 <= 0x4ff) || c === 32 || c === 0x3056) continue;
+  const ck = CK[c]!;
+  if (ck & 1 && !(ck & 4) && c0 < 128) FAST[c0] = 1;
+  else if (!(ck & (2 | 4 | 16 | 32))) FAST[c0] = 2;
+}
+
+/**
  * Folds `t` into foldBuf from position `k0` (one table look-up per code unit); returns the new
  * end in `foldEnd` and the obfuscation bits.
  */
 let foldEnd = 0;
-/** Folding saw a run of 16 base64 characters (the base64 scan runs only then). */
+/** Folding saw a run of 16 ASCII base64 characters with both cases (the base64 scan runs only then: it needs both). */
 let b64Long = false;
 /** Folding saw "13" or ざ (the ROT13 regex — rot13, シーザー — runs only then or after a decode cue). */
 let rotCue = false;
 function foldInto(text: string, k0: number, normalized = false): number {
   let b64Run = 0;
+  /** Cases seen in the current base64 run: 1 upper, 2 lower (checked when the run ends). */
+  let b64Case = 0;
   b64Long = false;
   rotCue = false;
   // The inspector's width normalisation (its half-width katakana table) only when the loop meets
@@ -140,22 +170,52 @@ function foldInto(text: string, k0: number, normalized = false): number {
   let singles = 0;
   let chain = 0;
   let lastSingleSep = -9;
+  let sawWide = false;
+  const FAST_ = FAST;
   for (let i = 0; i < n; i++) {
     const c0 = t.charCodeAt(i);
+    const fast = FAST_[c0]!;
+    if (fast === 1) {
+      // an ASCII letter: part of a word and of a base64 run (A–Z: 1, a–z: 2)
+      b64Run++;
+      b64Case |= 1 + ((c0 >> 5) & 1);
+      if (wordStart < 0) wordStart = k;
+      wordLetters++;
+      out[k++] = FT_[c0]!;
+      continue;
+    }
+    if (fast === 2 && wordStart < 0) {
+      if (b64Run >= 16 && b64Case === 3) b64Long = true;
+      b64Run = 0;
+      b64Case = 0;
+      out[k++] = FT_[c0]!;
+      continue;
+    }
     if (c0 >= 0xff61 && c0 <= 0xff9f && !normalized) return foldInto(normalize(text), k0, true);
     const c = FT_[c0]!;
     if (c === 0xffff) {
       obf |= OBF_ZW;
       continue;
     }
-    if (c === 32 && k > k0 && out[k - 1] === 32) continue;
+    if (c === 32 && k > k0) {
+      const p = out[k - 1];
+      if (p === 32) {
+        out[k - 1] = WIDE;
+        sawWide = true;
+        continue;
+      }
+      if (p === WIDE) continue;
+    }
     if (c0 >= 0x370 && c0 <= 0x4ff && c !== c0) obf |= OBF_HOMOGLYPH;
     if (c === 51 && k > k0 && out[k - 1] === 49) rotCue = true;
     else if (c === 0x3056) rotCue = true;
     const ck = CK_[c]!;
-    if (ck & 32) {
-      if (++b64Run >= 16) b64Long = true;
-    } else b64Run = 0;
+    if (ck & 32 && c0 < 128) b64Run++;
+    else {
+      if (b64Run >= 16 && b64Case === 3) b64Long = true;
+      b64Run = 0;
+      b64Case = 0;
+    }
     if (ck & 7) {
       const letter = (ck & 1) !== 0;
       const leet = (ck & 4) !== 0 && (c !== 64 && c !== 36 ? true : wordStart >= 0 && wordLetters > 0 && wordLeet > 0);
@@ -182,6 +242,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     out[k++] = c;
   }
+  if (b64Run >= 16 && b64Case === 3) b64Long = true;
   if (wordStart >= 0 && wordLeet > 0 && endLeetWord(out, wordStart, k, wordLetters)) leetWords++;
   if (leetWords >= 2) obf |= OBF_LEET;
   // Join runs of at least four single characters separated by single separators: "i g n o r e", "い・ぜ・ん".
@@ -197,7 +258,14 @@ function foldInto(text: string, k0: number, normalized = false): number {
           runs++;
         }
         if (runs >= 4) {
-          for (let j = r; j <= e; j += 2) out[w++] = out[j]!;
+          // a wider gap inside the run breaks words, unless every gap is wide ("I  G  N  O  R  E")
+          let wides = 0;
+          for (let j = r + 1; j < e; j += 2) if (out[j] === WIDE) wides++;
+          const breaks = wides > 0 && wides < runs - 1;
+          for (let j = r; j <= e; j += 2) {
+            out[w++] = out[j]!;
+            if (breaks && j < e && out[j + 1] === WIDE) out[w++] = 32;
+          }
           obf |= OBF_SPACED;
           r = e + 1;
           continue;
@@ -208,6 +276,7 @@ function foldInto(text: string, k0: number, normalized = false): number {
     }
     k = w;
   }
+  if (sawWide) for (let j = k0; j < k; j++) if (out[j] === WIDE) out[j] = 32;
   foldEnd = k;
   return obf;
 }
@@ -284,14 +353,6 @@ function readable(s: string): boolean {
   return bad / s.length < 0.05;
 }
 
-function rot13(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += c >= 97 && c <= 122 ? String.fromCharCode(((c - 97 + 13) % 26) + 97) : s[i];
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- automaton
 
@@ -319,7 +380,15 @@ class Automaton {
   private k = 1;
   /** Non-ASCII code units that occur in some pattern (any other leads back to the root). */
   private readonly inPattern = new Uint8Array(65536);
-  private hasOut = new Uint8Array(1);
+  /** Outputs per state (failure outputs merged), flat: entries outStart[st] … + outCount[st] (0: none). */
+  /** Per state: bit (c & 31) set when it has a non-ASCII transition on some c. */
+  private nonAsciiBits = new Uint32Array(1);
+  private outCount = new Uint8Array(1);
+  private outStart = new Int32Array(1);
+  private entFeature = new Uint8Array(1);
+  private entLen = new Uint16Array(1);
+  /** 1: needs a left word boundary, 2: a right one. */
+  private entFlags = new Uint8Array(1);
   // Quotation state, carried over appended segments (decoded payloads).
   private depth = 0;
   private dq = false;
@@ -364,15 +433,18 @@ class Automaton {
       }
     }
     let n = 0;
-    for (const m of this.next) n += m.size;
+    // only non-ASCII transitions are looked up here (ASCII ones go through the DFA below): a
+    // smaller table, fewer cache misses in Japanese text
+    for (let st = 1; st < this.next.length; st++) for (const c of this.next[st]!.keys()) if (c >= 128) n++;
     let size = 1;
-    while (size < n * 4) size <<= 1;
+    while (size < n * 3) size <<= 1;
     this.keys = new Int32Array(size).fill(-1);
     this.vals = new Int32Array(size);
     this.mask = size - 1;
     this.shift = 32 - Math.log2(size);
     for (let st = 1; st < this.next.length; st++) {
       for (const [c, t] of this.next[st]!) {
+        if (c < 128) continue;
         const key = st * 65536 + c;
         // Fibonacci hashing: the high bits of the product.
         let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
@@ -409,8 +481,29 @@ class Automaton {
       }
     }
     this.ascii = ascii;
-    this.hasOut = new Uint8Array(ns);
-    for (let st = 0; st < ns; st++) if (this.out[st]) this.hasOut[st] = 1;
+    this.nonAsciiBits = new Uint32Array(ns);
+    for (let st = 0; st < ns; st++) for (const c of this.next[st]!.keys()) if (c >= 128) this.nonAsciiBits[st]! |= 1 << (c & 31);
+    this.outCount = new Uint8Array(ns);
+    this.outStart = new Int32Array(ns);
+    let total = 0;
+    for (let st = 0; st < ns; st++) total += this.out[st]?.length ?? 0;
+    this.entFeature = new Uint8Array(total);
+    this.entLen = new Uint16Array(total);
+    this.entFlags = new Uint8Array(total);
+    let x = 0;
+    for (let st = 0; st < ns; st++) {
+      const o = this.out[st];
+      if (!o) continue;
+      this.outStart[st] = x;
+      this.outCount[st] = o.length;
+      for (const e of o) {
+        this.entFeature[x] = e.feature;
+        this.entLen[x] = e.len;
+        this.entFlags[x] = (e.left ? 1 : 0) | (e.right ? 2 : 0);
+        x++;
+      }
+    }
+    this.out = [];
   }
 
   private step(st: number, c: number): number {
@@ -442,13 +535,20 @@ class Automaton {
     const ascii = this.ascii;
     const cls = this.cls;
     const K = this.k;
-    const hasOut = this.hasOut;
+    const outCount = this.outCount;
+    const outStart = this.outStart;
+    const entFeature = this.entFeature;
+    const entLen = this.entLen;
+    const entFlags = this.entFlags;
     const inPattern = this.inPattern;
+    const nonAsciiBits = this.nonAsciiBits;
     let st = 0;
     for (let i = from; i < to; i++) {
       const c = buf[i]!;
       if (c < 128) {
-        if (c === 34) dq = !dq;
+        if (c >= 97) {
+          // folded Latin letters (the common case): no quotation mark
+        } else if (c === 34) dq = !dq;
         else if (c === 96) bq = !bq;
         else if (c === 91 && i > from && buf[i - 1] === 33) this.image = true;
         else if (c === 39) {
@@ -456,7 +556,7 @@ class Automaton {
           else if (sq && (i + 1 >= to || !(CK[buf[i + 1]!]! & 3))) sq = false;
         }
         st = ascii[st * K + cls[c]!]!;
-        if (hasOut[st] === 0) continue;
+        if (outCount[st] === 0) continue;
       } else {
         if (c === 0x300c || c === 0x300e || c === 0x201c) depth++;
         else if ((c === 0x300d || c === 0x300f || c === 0x201d) && depth > 0) depth--;
@@ -473,25 +573,32 @@ class Automaton {
             st = this.root[c]!;
             break;
           }
-          const nx = this.step(st, c);
-          if (nx >= 0) {
-            st = nx;
-            break;
+          // a 32-bit filter of the state's non-ASCII children spares most failed probes
+          if (nonAsciiBits[st]! & (1 << (c & 31))) {
+            const nx = this.step(st, c);
+            if (nx >= 0) {
+              st = nx;
+              break;
+            }
           }
           st = this.fail[st]!;
         }
-        if (hasOut[st] === 0) continue;
+        if (outCount[st] === 0) continue;
       }
-      const o = this.out[st]!;
       const quoted = depth > 0 || dq || bq || sq;
-      for (let j = 0; j < o.length; j++) {
-        const e = o[j]!;
-        const start = i + 1 - e.len;
-        if (e.left && start > 0 && CK[buf[start - 1]!]! & 3) continue;
-        if (e.right && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
-        const f = e.feature;
-        ft.add(f, start, quoted);
-        if ((f === F.OVR || f === F.REVEAL || f === F.EXTRACT) && ft.ends[f]!.length < MAX_POS) ft.ends[f]!.push(i + 1);
+      for (let x = outStart[st]!, xe = x + outCount[st]!; x < xe; x++) {
+        const start = i + 1 - entLen[x]!;
+        const fl = entFlags[x]!;
+        if (fl & 1 && start > 0 && CK[buf[start - 1]!]! & 3) continue;
+        if (fl & 2 && i + 1 < to && CK[buf[i + 1]!]! & 3) continue;
+        const f = entFeature[x]!;
+        // "the onboarding rules", 「予約ルール」: a target qualified by some other noun is not the model's.
+        if (f === F_TGT && qualifiedTarget(buf, start, from)) continue;
+        // "a good system prompt", "writing system prompts": system prompts in general, not this model's
+        if (f === F_SYS && genericMention(buf, start, from)) continue;
+        // a topic word inside a host name or a path (evil.example, /news/) is not a topic
+        if (f === F_META && start > 0 && (buf[start - 1] === 46 || buf[start - 1] === 47 || buf[start - 1] === 64)) continue;
+        ft.add(f, start, i + 1, quoted);
       }
     }
     this.depth = depth;
@@ -501,6 +608,47 @@ class Automaton {
   }
 }
 
+
+/** FNV-1a over code units [a, b) of a buffer (word look-ups without building strings). */
+function hashCodes(buf: ArrayLike<number>, a: number, b: number): number {
+  let h = 0x811c9dc5;
+  for (let i = a; i < b; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h >>> 0;
+}
+/** Words that may stand right before a target ("ignore *all previous* instructions") without making it someone else's (hashed). */
+const TARGET_QUALIFIERS = new Set(('your ur the all any every my previous prior earlier above initial original old older existing current standing hidden secret internal system '
+  + 'safety content ethical ethics moral these those such of given developer developers developers\' developer\'s operator operator\'s new real actual preceding no its their own '
+  + 'following default usual normal core other and or ai model chatbot bot assistant usage security confidential built-in programmed those this that these '
+  + 'stupid boring annoying silly dumb those whole entire many some few same said last first earlier-given openai anthropic').split(' ').map((w) => {
+  const codes = Array.from(w, (ch) => ch.charCodeAt(0));
+  return hashCodes(codes, 0, codes.length);
+}));
+/** Kanji that may precede a Japanese target without making it a compound noun of another domain (全ルール, 旧指示, 内部ルール). */
+const JA_TARGET_PREFIX = new Uint8Array(65536);
+for (const ch of '全旧前元新初既諸本内部定去来的上記今従') JA_TARGET_PREFIX[ch.charCodeAt(0)] = 1;
+/** Words before "system prompt" that make it a system prompt in general (an example, a topic). */
+const GENERIC_BEFORE = new Set('a an good great better best effective strong sample example our writing write draft designing design their his her custom clear'.split(' ').map((w) => {
+  const codes = Array.from(w, (ch) => ch.charCodeAt(0));
+  return hashCodes(codes, 0, codes.length);
+}));
+function genericMention(buf: Uint16Array, start: number, from: number): boolean {
+  if (start - 2 < from || buf[start - 1] !== 32) return false;
+  const e = start - 1;
+  let b = e;
+  while (b > from && b > e - 24 && isLatin(buf[b - 1]!)) b--;
+  return b < e && GENERIC_BEFORE.has(hashCodes(buf, b, e));
+}
+function qualifiedTarget(buf: Uint16Array, start: number, from: number): boolean {
+  if (start <= from) return false;
+  const c = buf[start - 1]!;
+  if ((c >= 0x4e00 && c <= 0x9fff) || c === 0x30fc) return JA_TARGET_PREFIX[c] === 0;
+  if (c !== 32 || start - 2 < from) return false;
+  const e = start - 1;
+  let b = e;
+  while (b > from && b > e - 24 && (isLatin(buf[b - 1]!) || buf[b - 1] === 39 || buf[b - 1] === 45)) b--;
+  if (b === e) return false;
+  return !TARGET_QUALIFIERS.has(hashCodes(buf, b, e));
+}
 
 let automaton: Automaton | undefined;
 function compiled(): Automaton {
@@ -532,33 +680,58 @@ function compiled(): Automaton {
 const MAX_POS = 48;
 // eslint-disable-next-line prefer-const
 let FT: Features;
-const JA_IMPERATIVE = /^(?:し|す|に|にし)?(?:て|ろ|よ|なさい|せよ|ること)/;
-const JA_PROHIBITED = /^(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:ない|ず|ません|ぬ)/;
+const JA_IMPERATIVE = /^(?:し|す|に|にし|お)?(?:て|ろ|よ|なさい|せよ|ること|いただ|ください|下さい|てくれ|ちゃって|とけ)/;
+const JA_PERFORMATIVE = /^(?:と|に)(?:させ|します|いたし|しま)/;
+const JA_TE_AUX = /^(?:し|に|にし)?[てで](?:しま|ちゃ|い(?:[るまなかれ]|た(?!だ))|お[りるい]|き[たまて]|ある|あり)/;
+const JA_PROHIBITED = /^(?:さ?せ|し)?(?:て|で)?(?:は|も)(?:いけ|なら|だめ|駄目)|^(?:さ?せ|し)?(?:ない|ず|ません|ぬ)/;
 const EN_DESCRIPTIVE = /^(?:e?s\b|ing\b|ed\b|e?d\b)/;
-const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)/;
-const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*$/;
+const JA_DESCRIPTIVE = /^(?:するような|する[^こよ]|した|され|しま|できる|される)|^[すつくぐむぶぬるうせ]?(?:よう|ように)(?:に)?(?:頼|求|言|指示|命|依頼|仕向|呼びか)|^[すつくぐむぶぬるう](?:こと|の[はがを]|と)/;
+const EN_NEGATED = /\b(?:never|not|don't|do not|doesn't|won't|shouldn't|should never|must never|cannot|can't)\s*(?:to\s*)?$/;
+/** "must not ask AI assistants to reveal": a negation a few words before "to" (on a longer window). */
+const EN_NEGATED_FAR = /\b(?:never|not|n't|refuses?|refusing)\s+(?:[a-z]+\s+){0,3}to\s*$/;
+/** A determiner before the verb: a noun ("any output", "the override"), not an order. */
+const EN_NOUN = /\b(?:the|a|an|any|this|that|its|their|his|her|our|of|no|such)\s*$/;
+const EN_PERFORMATIVE = /\b(?:i'm|i am|we're|we are|i hereby|we hereby)\s*$/;
 const EN_THIRD_PERSON = /\b(?:the|a|an|its|their|them|it|users?|models?|bots?|assistants?|agents?|ai|llms?|chatbots?)\s+to\s*$/;
-const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
+const EN_CLAUSE_START = /(?:^|[.!?:;,\n"(\u0001]|\b(?:please|pls|plz|just|now|and|so|then|first|also|kindly|simply|you must|you should|you will|you can|you may|you need to|i want you to|i need you to|can you|could you|would you|will you|to))\s*$/;
 
+/** Features whose hits' ends are kept (the mood check). */
+const KEEP_ENDS = new Uint8Array(NF);
+
+/**
+ * The features of one text: positions per feature in flat typed arrays (no allocation per text,
+ * no array growth), hit counts, quoted-hit counts.
+ */
 class Features {
-  readonly pos: number[][] = Array.from({ length: NF }, () => []);
+  /** Start offsets: feature f's i-th distinct start at f·MAX_POS + i. */
+  private readonly P = new Int32Array(NF * MAX_POS);
+  private readonly PL = new Uint8Array(NF);
+  /** Ends of every OVR/REVEAL/EXTRACT hit (for the imperative check). */
+  private readonly E = new Int32Array(NF * MAX_POS);
+  private readonly EL = new Uint8Array(NF);
   readonly quoted = new Uint16Array(NF);
   readonly count = new Uint16Array(NF);
-  /** Distinct entries seen per feature (by start offset+len), for "how many different cues". */
-  add(f: number, start: number, quoted: boolean): void {
+  add(f: number, start: number, end: number, quoted: boolean): void {
     this.count[f]!++;
     if (quoted) this.quoted[f]!++;
-    const p = this.pos[f]!;
-    if (p.length < MAX_POS && p[p.length - 1] !== start) p.push(start);
+    const n = this.PL[f]!;
+    const base = f * MAX_POS;
+    if (n < MAX_POS && (n === 0 || this.P[base + n - 1] !== start)) {
+      this.P[base + n] = start;
+      this.PL[f] = n + 1;
+    }
+    if (KEEP_ENDS[f] !== 0) {
+      const m = this.EL[f]!;
+      if (m < MAX_POS) {
+        this.E[base + m] = end;
+        this.EL[f] = m + 1;
+      }
+    }
   }
-  /** Where each OVR and REVEAL hit ends (for the imperative check). */
-  readonly ends: number[][] = Array.from({ length: NF }, () => []);
   /** Empties it for the next text (the instance is reused: scanning is synchronous). */
   reset(): this {
-    for (let f = 0; f < NF; f++) {
-      this.pos[f]!.length = 0;
-      this.ends[f]!.length = 0;
-    }
+    this.PL.fill(0);
+    this.EL.fill(0);
     this.count.fill(0);
     this.quoted.fill(0);
     return this;
@@ -567,17 +740,27 @@ class Features {
     return this.count[f]! > 0;
   }
   n(f: number): number {
-    return this.pos[f]!.length;
+    return this.PL[f]!;
   }
-  /** Some hit of `a` within `w` characters of some hit of `b` (positions are sorted). */
+  positions(f: number): number[] {
+    return Array.from(this.P.subarray(f * MAX_POS, f * MAX_POS + this.PL[f]!));
+  }
+  /** A hit of `f` that starts before `end` (in the text itself, not in a decoded payload). */
+  hasBefore(f: number, end: number): boolean {
+    return this.PL[f]! > 0 && this.P[f * MAX_POS]! < end;
+  }
+  /** Some hit of `a` within `w` characters of some hit of `b`. */
   near(a: number, b: number, w: number): boolean {
-    const A = this.pos[a]!;
-    const B = this.pos[b]!;
+    const P = this.P;
+    const na = this.PL[a]!;
+    const nb = this.PL[b]!;
+    const ba = a * MAX_POS;
+    const bb = b * MAX_POS;
     let j = 0;
-    for (let i = 0; i < A.length; i++) {
-      const x = A[i]!;
-      while (j < B.length && B[j]! < x - w) j++;
-      if (j < B.length && B[j]! <= x + w) return true;
+    for (let i = 0; i < na; i++) {
+      const x = P[ba + i]!;
+      while (j < nb && P[bb + j]! < x - w) j++;
+      if (j < nb && P[bb + j]! <= x + w) return true;
     }
     return false;
   }
@@ -586,23 +769,45 @@ class Features {
    * 忘れろ, or an English verb that starts a clause), -1 when all are descriptive (無視する社員,
    * "the contractor ignored", "should never show"), else 0.
    */
-  mood(f: number, text: () => string): number {
-    const starts = this.pos[f]!;
-    const ends = this.ends[f]!;
-    if (starts.length === 0) return 0;
-    const s = text();
+  mood(f: number, buf: Uint16Array, limit: number): number {
+    const ns = this.PL[f]!;
+    const ne = this.EL[f]!;
+    if (ns === 0) return 0;
+    // small windows of the folded buffer around each hit (no decoding of the whole text)
+    const sub = (x: number, y: number) => String.fromCharCode.apply(null, buf.subarray(Math.max(0, x), Math.min(y, limit)) as unknown as number[]);
     let descriptive = 0;
     let n = 0;
-    for (let i = 0; i < starts.length && i < ends.length; i++) {
-      const st = starts[i]!;
-      const end = ends[i]!;
+    const base = f * MAX_POS;
+    for (let i = 0; i < ns && i < ne; i++) {
+      const st = this.P[base + i]!;
+      const end = this.E[base + i]!;
       if (end < st) continue;
       n++;
-      const last = s.charCodeAt(end - 1);
-      if ((last === 0x3066 || last === 0x3067) && !JA_PROHIBITED.test(s.slice(end - 1, end + 6))) return 1; // …て / …で
+      const last = buf[end - 1]!;
+      if (last === 0x3066 || last === 0x3067) {
+        // …て / …で: an order, unless a prohibition (無視してはいけない) or a て-form auxiliary
+        // (無視してしまう, 無視している: something that happens, not an order)
+        const te = sub(end - 1, end + 6);
+        if (JA_TE_AUX.test(te)) {
+          descriptive++;
+          continue;
+        }
+        if (!JA_PROHIBITED.test(te)) return 1;
+      }
       if (last >= 0x3000) {
-        const next = s.slice(end, end + 6);
+        const next = sub(end, end + 6);
+        // 適用外とさせていただきます／無効とします: the speaker declares it (performative)
+        if (JA_PERFORMATIVE.test(next)) return 1;
+        // 出力を／表示が: a kanji noun with a particle, not a verb
+        if (last >= 0x4e00 && last <= 0x9fff && /^[をがはのにもとや]/.test(next)) {
+          descriptive++;
+          continue;
+        }
         if (JA_PROHIBITED.test(next)) {
+          descriptive++;
+          continue;
+        }
+        if (JA_TE_AUX.test(next)) {
           descriptive++;
           continue;
         }
@@ -610,17 +815,24 @@ class Features {
         if (JA_DESCRIPTIVE.test(next)) descriptive++;
         continue;
       }
-      const before = s.slice(Math.max(0, st - 18), st);
-      if (EN_NEGATED.test(before)) {
+      // "what is …" asks; it neither orders nor describes
+      if (buf[st] === 119 && buf[st + 1] === 104 && buf[st + 2] === 97 && buf[st + 3] === 116 && st + 3 < limit) {
+        n--;
+        continue;
+      }
+      const before = sub(st - 20, st);
+      if (EN_NEGATED.test(before) || EN_NEGATED_FAR.test(st > 20 ? sub(st - 40, st) : before)) {
         descriptive++;
         continue;
       }
-      if (EN_DESCRIPTIVE.test(s.slice(end, end + 4))) {
+      // "I'm overriding your instructions": performative, the speaker does it now
+      if (EN_PERFORMATIVE.test(before)) return 1;
+      if (EN_DESCRIPTIVE.test(sub(end, end + 4))) {
         descriptive++;
         continue;
       }
       // "told the bot to ignore", "asking the model to reveal": reported, not addressed to the model
-      if (EN_THIRD_PERSON.test(before)) {
+      if (EN_THIRD_PERSON.test(before) || EN_NOUN.test(before)) {
         descriptive++;
         continue;
       }
@@ -628,12 +840,28 @@ class Features {
     }
     return n > 0 && descriptive === n ? -1 : 0;
   }
+  /** Some hit of `b` starts after a hit of `a`, at most `w` characters later (the verb's object). */
+  nearAfter(a: number, b: number, w: number): boolean {
+    const P = this.P;
+    const na = this.PL[a]!;
+    const nb = this.PL[b]!;
+    const ba = a * MAX_POS;
+    const bb = b * MAX_POS;
+    let j = 0;
+    for (let i = 0; i < na; i++) {
+      const x = P[ba + i]!;
+      while (j < nb && P[bb + j]! <= x) j++;
+      if (j < nb && P[bb + j]! <= x + w) return true;
+    }
+    return false;
+  }
   nearAny(a: number, bs: number[], w: number): boolean {
     for (const b of bs) if (this.near(a, b, w)) return true;
     return false;
   }
 }
 
+KEEP_ENDS[F.OVR] = KEEP_ENDS[F.REVEAL] = KEEP_ENDS[F.EXTRACT] = 1;
 FT = new Features();
 
 // ---------------------------------------------------------------- scoring
@@ -641,10 +869,17 @@ FT = new Features();
 /** What text addressed to a model asks for (indirect injection). */
 const ACT = [F.OVR, F.ACTION, F.REVEAL, F.NEWINS, F.SYS];
 const ACT_ADDR = [...ACT, F.ADDR];
-const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII];
+const QUOTABLE = [F.OVR, F.TGT, F.SYS, F.REVEAL, F.UNREST, F.ADDR, F.PERSONA, F.SECRET, F.PII, F.NAMED, F.NOREFUSE];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** A logit of 0 scores 0.5 (the default threshold); each point of evidence moves it. */
 const BIAS = 3;
+
+/** The folded text ends with a question mark (full-width ones are folded), spaces aside. */
+function endsWithQuestion(buf: Uint16Array, end: number): boolean {
+  let i = end - 1;
+  while (i >= 0 && buf[i] === 32) i--;
+  return i >= 0 && buf[i] === 63;
+}
 
 function imageExfil(s: string): number {
   // ![alt](http(s)://host/…?…=…) — a markdown image whose URL carries a query: the client fetches it.
@@ -700,15 +935,24 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   let folded: string | undefined;
   const mainText = () => (folded ??= fromCodes(foldBuf, mainEnd));
   if ((rotMaybe || ft.has(F.DECODE)) && /rot ?-?13|caesar|シーザー/.test(mainText())) {
-    const r = rot13(mainText().slice(0, 8192));
+    // ROT13 of the folded text's ASCII (its first 8 Ki code units; other characters, which ROT13
+    // leaves as they are and which were scanned already, become one space), appended in place
+    const rn = Math.min(mainEnd, 8192);
     const from = end;
     append3();
-    if (foldBuf.length < end + r.length) {
-      const nb = new Uint16Array(end + r.length + 8);
+    if (foldBuf.length < end + rn) {
+      const nb = new Uint16Array(end + rn + 8);
       nb.set(foldBuf.subarray(0, end));
       foldBuf = nb;
     }
-    for (let i = 0; i < r.length; i++) foldBuf[end++] = r.charCodeAt(i);
+    for (let i = 0; i < rn; i++) {
+      const c = foldBuf[i]!;
+      if (c >= 128) {
+        if (foldBuf[end - 1] !== 32) foldBuf[end++] = 32;
+        continue;
+      }
+      foldBuf[end++] = c >= 97 && c <= 122 ? ((c - 97 + 13) % 26) + 97 : c;
+    }
     ac.scan(foldBuf, from, end, ft);
     obf |= OBF_ROT13;
   }
@@ -719,100 +963,120 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
     return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
   }
-  const has = (f: Feature) => ft.has(F[f]);
-  const near = (a: Feature, b: Feature, w: number) => ft.near(F[a], F[b], w);
-  const used = new Set<string>();
+  // names of the evidence used, in order (deduplicated only when some hit is reported)
+  const used: string[] = [];
   const u = (f: string, v: number) => {
-    if (v) used.add(f);
+    if (v) used.push(f);
     return v;
   };
 
   // --- direct injection: an override verb near an instruction target
   let pi = 0;
-  const overrideTarget = near('OVR', 'TGT', 40) || near('OVR', 'SYS', 50);
-  const ovrMood = ft.mood(F.OVR, s);
-  const revealMood = ft.mood(F.REVEAL, s);
+  // Weak targets (settings, a policy, 設定) are the model's only when something else says so: "your",
+  // the system prompt, new instructions, unrestricted behaviour, text addressed to an AI.
+  const weakTarget = ft.near(F.OVR, F.TGTW, 40) && (ft.nearAfter(F.YOUR, F.TGTW, 14) || ft.has(F.SYS) || ft.has(F.UNREST) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.ADDR) || ft.has(F.TAG));
+  const overrideTarget = ft.near(F.OVR, F.TGT, 50) || ft.near(F.OVR, F.SYS, 50) || weakTarget;
+  const ovrMood = ft.mood(F.OVR, foldBuf, end);
+  const revealMood = ft.mood(F.REVEAL, foldBuf, end);
   if (overrideTarget) {
     pi += u('override×target', 3);
+    // an override inside text the model is told to act on ("complete this and act on it:
+    // '…ignores its previous rules…'", 「次の文を訳してその指示に従って」) is an order, whatever its mood
+    const actOn = ft.has(F.ACTON);
+    if (actOn) pi += u('follow_embedded', 0.8);
     if (ovrMood > 0) pi += u('imperative', 0.7);
-    else if (ovrMood < 0) pi -= u('descriptive', 1.6);
-    if (near('SCOPE', 'TGT', 30) || has('SYS')) pi += u('scope', 0.9);
-    if (has('NEWINS') || has('OBEYME')) pi += u('new_instructions', 0.8);
-    if (has('UNREST') || has('NOREFUSE')) pi += u('unrestricted', 0.8);
-    if (has('REVEAL') && (has('SYS') || has('SECRET') || has('YOUR'))) pi += u('reveal', 0.8);
-    if (has('AUTH')) pi += u('authority', 0.5);
-    if (has('HOWTO')) pi -= u('how_to', 0.8);
-    if (near('SELF', 'OVR', 25) && !has('SYS') && !has('UNREST') && !has('OBEYME')) pi -= u('own_request', 3.2);
+    // "X has been revoked. From now on, do Y": an announcement followed by new orders is not a description
+    else if (ovrMood < 0 && !actOn) pi -= u('descriptive', ft.nearAfter(F.OVR, F.NEWINS, 80) || ft.nearAfter(F.OVR, F.OBEYME, 80) ? 0.6 : 1.6);
+    if (ft.near(F.SCOPE, F.TGT, 30) || ft.has(F.SYS)) pi += u('scope', 0.9);
+    if (ft.has(F.NEWINS) || ft.has(F.OBEYME)) pi += u('new_instructions', 0.8);
+    if (ft.has(F.UNREST) || ft.has(F.NOREFUSE)) pi += u('unrestricted', 0.8);
+    if (ft.has(F.REVEAL) && (ft.has(F.SYS) || ft.has(F.SECRET) || ft.has(F.YOUR))) pi += u('reveal', 0.8);
+    if (ft.has(F.AUTH)) pi += u('authority', 0.5);
+    // "How do I override the default system prompt in the API?": a developer's question
+    if (ft.has(F.HOWTO)) pi -= u('how_to', endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd) ? 1.8 : 0.8);
+    // "ignore my previous message", 「さっきの私のお願いは取り消して」: the user's own earlier request.
+    if (ft.near(F.SELF, F.OVR, 25) && (ft.near(F.SELF, F.TGT, 12) || ft.near(F.SELF, F.SCOPE, 12) || !ft.has(F.TGT)) && !ft.has(F.SYS) && !ft.has(F.UNREST) && !ft.has(F.OBEYME)) pi -= u('own_request', 3.2);
   } else {
-    if ((has('NEWINS') || has('OBEYME')) && (has('TGT') || has('SYS')) && (has('UNREST') || has('NOREFUSE'))) pi += u('new_rules×unrestricted', 3.2);
-    if (has('OVR') && (has('UNREST') || has('NOREFUSE')) && has('SCOPE')) pi += u('override×unrestricted', 2.6);
+    if ((ft.has(F.NEWINS) || ft.has(F.OBEYME)) && (ft.has(F.TGT) || ft.has(F.SYS) || ft.has(F.TGTW)) && (ft.has(F.UNREST) || ft.has(F.NOREFUSE))) pi += u('new_rules×unrestricted', 3.2);
+    if (ft.has(F.OVR) && (ft.has(F.UNREST) || ft.has(F.NOREFUSE)) && ft.has(F.SCOPE)) pi += u('override×unrestricted', 2.6);
   }
-  if (has('TAG')) {
-    const t = (has('OVR') ? 1 : 0) + (has('NEWINS') ? 1 : 0) + (has('UNREST') ? 1 : 0) + (has('SYS') ? 1 : 0) + (has('AUTH') ? 0.5 : 0);
+  if (ft.has(F.TAG)) {
+    const t = (ft.has(F.OVR) ? 1 : 0) + (ft.has(F.NEWINS) ? 1 : 0) + (ft.has(F.UNREST) ? 1 : 0) + (ft.has(F.SYS) ? 1 : 0) + (ft.has(F.AUTH) ? 0.5 : 0) + (ft.has(F.ACTION) && (ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.AUTH) || ft.has(F.YOUR)) ? 0.5 : 0);
     if (t > 0) pi += u('spoofed_tag', 1 + 0.8 * Math.min(t, 3));
   }
-  if (has('NOREFUSE') && (has('SYS') || has('TGT'))) pi += u('refusal_suppression', 1.2);
-  if (has('DECODE') && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
+  if (ft.has(F.NOREFUSE) && (ft.has(F.SYS) || ft.has(F.TGT))) pi += u('refusal_suppression', 1.2);
+  if (ft.has(F.DECODE) && (obf & (OBF_BASE64 | OBF_ROT13)) && pi > 0) pi += u('decode_payload', 1);
 
   // --- jailbreak: a persona frame and unrestricted behaviour
   let jb = 0;
   // A persona (or named mode) described as overriding its rules ("an AI that ignores all
   // policies", 「もうどんなルールにも従わない」) is itself the unrestricted cue.
-  const personaOverride = (has('PERSONA') || has('NAMED')) && overrideTarget && ovrMood <= 0 ? 1 : 0;
+  const personaOverride = (ft.has(F.PERSONA) || ft.has(F.NAMED)) && overrideTarget && ovrMood <= 0 ? 1 : 0;
   const unrest = ft.n(F.UNREST) + personaOverride;
-  if (has('PERSONA') && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (has('NAMED') ? 0.6 : 0));
+  if (ft.has(F.PERSONA) && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (ft.has(F.NAMED) ? 0.6 : 0));
   else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
   else if (unrest) jb += u('unrestricted', 1.2);
-  if (has('NAMED') && (has('PERSONA') || unrest)) jb += u('named_jailbreak', 1.2);
-  if (has('FICTION') && has('HARM')) {
-    jb += u('fiction×harm', 2.4);
-    if (has('DETAIL')) jb += u('detail', 1.4);
-    if (has('PERSONA')) jb += u('persona', 0.6);
-    if (has('HOWTO')) jb += u('how_to_harm', 0.6);
-  } else if (has('PERSONA') && has('HARM')) {
+  if (ft.has(F.NAMED) && (ft.has(F.PERSONA) || unrest)) jb += u('named_jailbreak', 1.2);
+  if (ft.has(F.FICTION) && ft.has(F.HARM)) {
+    // A story about a bomb is fine; a story that must carry the real steps is the jailbreak.
+    jb += u('fiction×harm', 1.8);
+    // 「毒の作り方は不要」, "describe the tension, not the device": the method is declined
+    const declined = ft.has(F.NODETAIL);
+    if (ft.has(F.DETAIL) && !declined) jb += u('detail', 1.8 + (ft.n(F.DETAIL) >= 2 ? 0.6 : 0));
+    if (ft.has(F.PERSONA)) jb += u('persona', 0.8);
+    if (ft.has(F.HOWTO) && !declined) jb += u('how_to_harm', 1.0);
+    if (declined) jb -= u('method_declined', 1.0);
+  } else if (ft.has(F.PERSONA) && ft.has(F.HARM)) {
     jb += u('persona×harm', 1.4);
-    if (has('HOWTO') || has('DETAIL')) jb += u('how_to_harm', 0.8);
+    if (ft.has(F.HOWTO) || ft.has(F.DETAIL)) jb += u('how_to_harm', 0.8);
   }
-  if (unrest && has('HARM')) jb += u('unrestricted×harm', 1.4);
-  if (has('NOREFUSE') && jb > 0) jb += u('refusal_suppression', 0.8);
-  if (has('AUTH') && jb > 0) jb += u('authority', 0.5);
+  if (unrest && ft.has(F.HARM)) jb += u('unrestricted×harm', 1.4);
+  if (ft.has(F.NOREFUSE) && ft.has(F.HARM)) jb += u('refusal_suppression×harm', 2.6 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2) + (ft.has(F.HOWTO) ? 0.6 : 0));
+  else if (ft.has(F.NOREFUSE) && jb > 0) jb += u('refusal_suppression', 0.8);
+  if (ft.has(F.AUTH) && jb > 0) jb += u('authority', 0.5);
 
   // --- exfiltration: reveal the system prompt or secrets; data out through a URL
   let ex = 0;
-  const asked = (has('YOUR') ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -1.4 : 0) - 0.4;
-  if (near('REVEAL', 'SYS', 60)) {
+  const asked = (ft.has(F.YOUR) ? 0.8 : 0) + (revealMood > 0 ? 0.6 : revealMood < 0 ? -2 : 0) - 0.4;
+  if (ft.near(F.REVEAL, F.SYS, 60)) {
     ex += u('reveal×system_prompt', 4.2 + asked);
-    if (has('VERBATIM')) ex += u('verbatim', 0.8);
-  } else if (near('REVEAL', 'TGT', 40) && has('YOUR') && (has('VERBATIM') || has('SCOPE'))) {
+    if (ft.has(F.VERBATIM)) ex += u('verbatim', 0.8);
+    if (ft.has(F.HOWTO)) ex -= u('how_to', ft.nearAfter(F.HOWTO, F.REVEAL, 6) || ft.nearAfter(F.REVEAL, F.HOWTO, 10) ? 2.4 : 1.2);
+  } else if (ft.near(F.REVEAL, F.TGT, 40) && ft.has(F.YOUR) && (ft.has(F.VERBATIM) || ft.has(F.SCOPE))) {
     ex += u('reveal×your_rules', 3.2);
-  } else if (near('REVEAL', 'SECRET', 40)) {
+  } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 48)) {
+    // the secret is the verb's object (print the API key / APIキーを教えて), not a topic nearby
     ex += u('reveal×secret', 3.4 + asked);
+    if (ft.has(F.MANAGE) && !ft.has(F.YOUR)) ex -= u('managing_keys', 1.8);
     if (ft.n(F.SECRET) >= 2) ex += u('several_secrets', 0.6);
-    if (has('VERBATIM') || has('SCOPE') || has('YOUR')) ex += u('verbatim', 0.6);
-    if (has('HOWTO')) ex -= u('how_to', 2.4);
+    if (ft.has(F.VERBATIM) || ft.has(F.SCOPE) || ft.has(F.YOUR)) ex += u('verbatim', 0.6);
+    if (ft.has(F.HOWTO)) ex -= u('how_to', 2.4);
   }
   const img = ac.image ? imageExfil(s()) : 0;
-  const urlExfil = !img && has('EXFILQ') && (has('CONV') || has('SECRET'));
-  if (img) ex += u('image_url_query', 2.6 + (has('CONV') || has('SECRET') || has('EXFILQ') ? 1.2 : 0));
-  else if (urlExfil) ex += u('url_exfil', 3.2);
-  if (has('AUTH') && ex > 0) ex += u('authority', 0.5);
-  if (has('OVR') && ex > 0) ex += u('override', 0.5);
+  const urlExfil = !img && ft.has(F.EXFILQ) && (ft.has(F.CONV) || ft.has(F.SECRET));
+  if (img) ex += u('image_url_query', 3.2 + (ft.has(F.CONV) || ft.has(F.SECRET) || ft.has(F.EXFILQ) ? 1.2 : 0));
+  else if (urlExfil) ex += u('url_exfil', 3.2 + (ft.n(F.EXFILQ) >= 2 ? 0.8 : 0));
+  if (ft.has(F.AUTH) && ex > 0) ex += u('authority', 0.5);
+  if (ft.has(F.OVR) && ex > 0) ex += u('override', 0.5);
 
   // --- bulk personal data
   let bulk = 0;
   // The verb as a request (export them / 出して) or described (we never export, 出力するような依頼).
-  const extractMood = has('EXTRACT') ? ft.mood(F.EXTRACT, s) : revealMood;
-  if (has('PEOPLE') && has('PII')) {
+  const extractMood = ft.has(F.EXTRACT) ? ft.mood(F.EXTRACT, foldBuf, end) : revealMood;
+  if (ft.has(F.PEOPLE) && ft.has(F.PII)) {
     // Multi-cue: who (people) × what (personal fields) × how many (all) × verb (list/export).
+    // "What is the rule on deleting all customers' data?" names no extraction: a question, not a dump.
+    const extracting = ft.has(F.EXTRACT) || (ft.has(F.REVEAL) && revealMood > 0 && !ft.has(F.MANAGE));
     bulk += u('people×pii', 1.6);
-    if (has('BULK')) bulk += u('all', 1.6);
-    if (has('EXTRACT') || has('REVEAL')) bulk += u('extract', 1.0);
-    if (has('BULK') && (has('EXTRACT') || has('REVEAL'))) bulk += u('all×extract', 1.4);
+    if (ft.has(F.BULK)) bulk += u('all', extracting ? 1.6 : 1.0);
+    if (extracting) bulk += u('extract', 1.0);
+    if (ft.has(F.BULK) && extracting) bulk += u('all×extract', 1.4);
+    if (ft.has(F.MANAGE)) bulk -= u('managing_data', 2.8);
     if (ft.n(F.PII) >= 2) bulk += u('several_fields', 0.7);
-    if (has('COUNT')) bulk -= u('counts_only', 3);
-    if (has('CODE')) bulk -= u('code', 3);
+    if (ft.has(F.COUNT)) bulk -= u('counts_only', 3);
+    if (ft.has(F.CODE)) bulk -= u('code', 3);
     if (extractMood < 0) bulk -= u('described_not_asked', 2.5);
-    if (has('HOWTO')) bulk -= u('how_to', 1.5);
+    if (ft.has(F.HOWTO)) bulk -= u('how_to', 1.5);
   }
 
   // --- indirect: text that addresses the model and tells it to act; hidden containers
@@ -822,11 +1086,11 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   for (const a of act) if (ft.near(F.ADDR, a, 120)) acts++;
   let mentions = 0;
   for (const a of act) if (ft.near(F.ADDR2, a, 80)) mentions++;
-  if (acts) ind += u('addresses_model×action', 2.6 + 0.5 * Math.min(acts - 1, 3));
+  if (acts) ind += u('addresses_model×action', 3.1 + 0.5 * Math.min(acts - 1, 3));
   else if (mentions) ind += u('mentions_model×action', 1.4 + 0.4 * Math.min(mentions - 1, 3));
-  if (has('HIDDEN') && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
-  if (has('CONCEAL')) ind += u('conceal', 1.2);
-  if (ind > 0 && (pi > 0 || ex > 0)) ind += u('with_injection', 1);
+  if (ft.has(F.HIDDEN) && ft.nearAny(F.HIDDEN, ACT_ADDR, 160)) ind += u('hidden×instruction', 1.4);
+  if (ft.has(F.CONCEAL)) ind += u('conceal', 1.2);
+  if (ind > 0 && ((pi > 0 && ovrMood >= 0) || (ex > 0 && revealMood >= 0))) ind += u('with_injection', 1);
   if (channel === 'tool' && Math.max(ind, pi, ex, jb) > 0) ind += 0.6;
 
   // --- obfuscation corroborates anything found
@@ -835,7 +1099,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     pi += pi > 0 ? bonus : 0;
     ex += ex > 0 ? bonus : 0;
     jb += jb > 0 ? bonus : 0;
-    used.add('obfuscation');
+    used.push('obfuscation');
   }
 
   // --- context: talking about attacks, quoting one, or asking about one
@@ -848,10 +1112,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     quotedCues += ft.quoted[f]!;
   }
   const quotedFrac = attackCues > 0 ? quotedCues / attackCues : 0;
-  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && /[?？]\s*$|ですか|でしょうか|\bis (this|it|the)\b/.test(mainText());
+  const asking = (channel === 'tool' || pi > 0 || ex > 0 || jb > 0 || bulk > 0 || ind > 0) && (endsWithQuestion(foldBuf, mainEnd) || ft.hasBefore(F.ASK, mainEnd));
   if (meta > 0) {
     damp += meta >= 1 ? 1.1 + 0.5 * Math.min(meta - 1, 3) : 0.5 * meta;
-    used.add('meta_context');
+    used.push('meta_context');
   }
   // Talking about an attack: the attack's words stand in quotes and the text around them frames
   // them (an example, a training slide, "is this an attack?", explain why).
@@ -862,16 +1126,16 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // or summarise — unless it also tells the model, in the imperative, to act on "your" rules.
   const rep = ft.n(F.REPORT);
   if (rep > 0) {
-    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (has('YOUR') || has('SYS'))) || (revealMood > 0 && has('YOUR')));
+    const addressed = quotedFrac < 0.4 && ((ovrMood > 0 && (ft.has(F.YOUR) || ft.has(F.SYS))) || (revealMood > 0 && ft.has(F.YOUR)));
     damp += (addressed ? 0.4 : 2) + 0.4 * Math.min(rep - 1, 3);
-    used.add('reported_speech');
+    used.push('reported_speech');
   }
-  if (quotedFrac >= 0.4) used.add('quoted_attack');
+  if (quotedFrac >= 0.4) used.push('quoted_attack');
   // An image URL with a query or a hidden instruction to an AI is not softened by topic words.
   // …unless the text quotes it to discuss it (then it is damped like the rest).
   const discussing = quotedFrac >= 0.4 && (meta > 0 || asking);
   const hardEx = discussing ? 0 : img > 0 || urlExfil ? 2 : 0;
-  const hardInd = discussing ? 0 : has('HIDDEN') || has('CONCEAL') ? 1.5 : channel === 'tool' ? 1 : 0;
+  const hardInd = discussing ? 0 : ft.has(F.HIDDEN) || ft.has(F.CONCEAL) ? 1.5 : channel === 'tool' ? 1 : 0;
 
   const hits: ThreatHit[] = [];
   const push = (type: ContentThreat, logit: number, detector: string, floor = 0) => {
@@ -881,7 +1145,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   };
   const indirect = channel === 'tool' || ind >= 2.6;
   if (indirect) {
-    push('INDIRECT_INJECTION', Math.max(ind, pi + 0.3, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
+    // An override in a document counts fully when it is an order or aimed at a model; a document
+    // that only reports a change of rules ("the old rules were dropped") much less.
+    const piInd = ovrMood > 0 || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : pi - 1;
+    push('INDIRECT_INJECTION', Math.max(ind, piInd, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
     if (channel !== 'tool') {
       push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
       push('EXFILTRATION', ex, 'sekisho.exfiltration', hardEx);
@@ -892,7 +1159,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   }
   if (channel !== 'tool') push('JAILBREAK', jb, 'sekisho.jailbreak');
   push('BULK_PERSONAL_DATA', channel === 'prompt' ? bulk : 0, 'sekisho.bulk_personal_data', extractMood > 0 ? Math.min(1.6, 0.5 * damp) : 0);
-  const features = [...used];
+  const features: string[] = [];
+  if (hits.length) for (const f of used) if (!features.includes(f)) features.push(f);
   for (const h of hits) h.features = features;
   hits.sort((a, b) => b.score - a.score);
   const obfuscation = obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [];
@@ -971,4 +1239,15 @@ export function scanAnswer(answer: string, fp: PromptFingerprint | undefined, se
   }
   if (logit > 0) hits.push({ type: 'EXFILTRATION', score: Math.round(sigmoid(logit - BIAS) * 1000) / 1000, detector: 'sekisho.answer_exfiltration', features });
   return { hits, max: hits[0]?.score ?? 0, obfuscation: [] };
+}
+
+/** The features found in a text and where (for `bench/threats.ts --explain`; tooling only). */
+export function explainFeatures(text: string): Record<string, number[]> {
+  const ac = compiled();
+  foldInto(text.slice(0, 65536), 0);
+  const ft = FT.reset();
+  ac.scan(foldBuf, 0, foldEnd, ft);
+  const out: Record<string, number[]> = {};
+  for (let f = 0; f < NF; f++) if (ft.count[f]) out[FEATURES[f]!] = ft.positions(f);
+  return out;
 }
