@@ -105,7 +105,8 @@ export class Checkpoint {
       const threats = this.d.threats;
       const refused = threats?.refusedSource(req.remote);
       if (refused) throw refusal(refused);
-      const principal = (trace.principal = await this.authenticate(req));
+      const authenticated = this.authenticate(req);
+      const principal = (trace.principal = authenticated instanceof Promise ? await authenticated : authenticated);
       if (threats) {
         const r = await threats.admit(principal, req.requestId);
         if (r) throw refusal(r);
@@ -193,18 +194,24 @@ export class Checkpoint {
     }
   }
 
-  /** authenticate: bearer credential → principal. */
-  private async authenticate(req: CheckpointRequest): Promise<Principal> {
+  /** authenticate: bearer credential → principal; synchronous when the credential is cached (no turn waited). */
+  private authenticate(req: CheckpointRequest): Principal | Promise<Principal> {
+    let r: Principal | Promise<Principal>;
     try {
-      return await this.d.auth.authenticate(req.authorization);
+      r = this.d.auth.authenticate(req.authorization);
     } catch (e) {
-      if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
-        const cred = crypto.createHash('sha256').update(req.authorization ?? '').digest('base64url').slice(0, 22);
-        this.d.threats.authFailure(req.remote, cred, 'api');
-      }
-      if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
-      throw e;
+      throw this.authFailed(req, e);
     }
+    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(this.authFailed(req, e))) : r;
+  }
+
+  /** A failed authentication counts towards brute-force detection; an AuthError becomes a 401. */
+  private authFailed(req: CheckpointRequest, e: unknown): unknown {
+    if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
+      const cred = crypto.createHash('sha256').update(req.authorization ?? '').digest('base64url').slice(0, 22);
+      this.d.threats.authFailure(req.remote, cred, 'api');
+    }
+    return e instanceof AuthError ? new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en) : e;
   }
 
   private modelRoute(model: string): ModelRoute {
