@@ -399,25 +399,28 @@ export class Checkpoint {
     });
     this.d.metrics.countRequest(req.endpoint, t.level ?? 'none', backend ?? 'none', decision);
     this.d.metrics.observeDuration(req.endpoint, ms / 1000);
-    this.d.log.info(
-      {
-        request_id: req.requestId,
-        audit_index: t.seq,
-        principal: t.principal?.id,
-        model: t.model || undefined,
-        level: t.level,
-        flags: t.flags.length ? t.flags : undefined,
-        findings: Object.keys(t.findings).length ? t.findings : undefined,
-        decision,
-        reason,
-        backend,
-        status,
-        attempts: t.outcome?.attempts,
-        stream_end: t.outcome?.streamEnd,
-        ms: Math.round(ms * 1000) / 1000,
-      },
-      'request',
-    );
+    // The log line's object is built only when it will be written (the level may be warn or higher).
+    if (this.d.log.isLevelEnabled('info')) {
+      this.d.log.info(
+        {
+          request_id: req.requestId,
+          audit_index: t.seq,
+          principal: t.principal?.id,
+          model: t.model || undefined,
+          level: t.level,
+          flags: t.flags.length ? t.flags : undefined,
+          findings: Object.keys(t.findings).length ? t.findings : undefined,
+          decision,
+          reason,
+          backend,
+          status,
+          attempts: t.outcome?.attempts,
+          stream_end: t.outcome?.streamEnd,
+          ms: Math.round(ms * 1000) / 1000,
+        },
+        'request',
+      );
+    }
     return committed;
   }
 }
