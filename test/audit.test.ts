@@ -174,6 +174,8 @@ describe('C2SP tlog-tiles encoding', () => {
     s.update(Buffer.from(data.slice(7)));
     assert.equal(s.digest(), want);
     assert.notEqual(c.commit('rid2', 'request', data), want, 'bound to the request id');
+    const longKey = crypto.randomBytes(100); // longer than SHA-256's block: hashed first (RFC 2104)
+    assert.equal(new Committer(longKey, key).commit('rid', 'answer', data), 'hmac-sha256:' + crypto.createHmac('sha256', longKey).update('sekisho-audit-v1\0answer\0rid\0').update(data).digest('base64'));
   });
   test('canonical JSON (RFC 8785 ordering and escaping)', () => {
     assert.equal(canonicalJson({ b: 1, a: [true, null, 'é\n'], '\u20ac': 2, '\r': 3 }), '{"\\r":3,"a":[true,null,"é\\n"],"b":1,"€":2}');

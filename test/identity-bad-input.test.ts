@@ -10,7 +10,7 @@ import { AuthError } from '../src/identity/errors.ts';
 import { addKeyBinding, digestOf, parseSdJwt } from '../src/identity/sdjwt.ts';
 import { verifyPresentation } from '../src/identity/credential.ts';
 import { signStatusList, StatusListCache } from '../src/identity/status-list.ts';
-import { IdentityService, KeyRing } from '../src/identity/index.ts';
+import { IdentityService, KeyRing, createApiKey } from '../src/identity/index.ts';
 import { Identity } from '../src/config/schema.ts';
 
 describe('bad input → 401 with a precise reason, never a session', () => {
@@ -234,6 +234,19 @@ describe('bad input → 401 with a precise reason, never a session', () => {
     await assert.rejects(async () => f.svc.authenticate('Bearer sks_' + 'A'.repeat(43)), (e: any) => e.code === 'invalid_credential');
     await assert.rejects(async () => f.svc.authenticate('Bearer sks_short'), (e: any) => e.code === 'invalid_credential');
     await assert.rejects(async () => f.svc.authenticate(undefined), (e: any) => e.code === 'missing_credential');
+  });
+
+  test('API keys: the first use reads the store; while cached, the answer (a principal or the refusal) comes without waiting a turn', async () => {
+    const { key, row } = await createApiKey(f.store, { name: 'cached' });
+    const first = f.svc.authenticate(`Bearer ${key}`);
+    assert.ok(first instanceof Promise);
+    assert.equal((await first).id, `key:${row.id}`);
+    const again = f.svc.authenticate(`Bearer ${key}`);
+    assert.ok(!(again instanceof Promise));
+    assert.equal(again.id, `key:${row.id}`);
+    const unknown = `sk-sekisho-${'B'.repeat(43)}`;
+    await assert.rejects(async () => f.svc.authenticate(`Bearer ${unknown}`), (e: any) => e.code === 'invalid_credential');
+    assert.throws(() => f.svc.authenticate(`Bearer ${unknown}`), (e: any) => e instanceof AuthError && e.code === 'invalid_credential');
   });
 
   test('encrypted responses (direct_post.jwt): accepted; a plain answer to an encrypted request or a tampered JWE are refused', async () => {

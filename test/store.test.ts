@@ -106,3 +106,30 @@ describe('group commit (the engine under test)', () => {
     }
   });
 });
+
+describe('SQLite: group commits beside Kysely transactions', () => {
+  test('a group commit made while a Kysely transaction is open is not part of it: that transaction rolls back, every committed leaf stays', async () => {
+    const dir = tmpDir('sekisho-store-');
+    const store = await openSqliteStore(path.join(dir, 'sekisho.db'));
+    try {
+      const row = (seq: number) => ({ seq, request_id: `r${seq}`, ts: 't', principal: 'p', endpoint: 'chat.completions', model: 'm', level: 'L0', flags: '', findings: '', decision: 'allow', reason: 'allowed', backend: null, status: 200, duration_ms: 1, upstream_ms: null, attempts: 1 });
+      // A publish that fails part-way (a tile without data), after several statements: its transaction rolls back.
+      const tiles = [0, 1, 2, 3, 4, 5].map((n) => ({ level: 0, n, data: Buffer.alloc(32, n) })).concat([{ level: 0, n: 6, data: null as unknown as Buffer }]);
+      const publishing = store.audit.publish(tiles, 7, 'note', 't');
+      // Group commits at every turn while that transaction runs (before, between and after its statements).
+      const appends: Promise<number[]>[] = [];
+      for (let i = 0; i < 40; i++) {
+        appends.push(store.records.append([row(i)], [{ idx: i, data: Buffer.from(`{"i":${i}}`) }]));
+        await Promise.resolve();
+      }
+      await assert.rejects(publishing);
+      for (const lost of await Promise.all(appends)) assert.deepEqual(lost, []);
+      assert.equal((await store.audit.entries(0, 40)).length, 40);
+      assert.equal(await store.records.count(), 40);
+      assert.equal(await store.audit.tile(0, 0), undefined);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -187,43 +187,42 @@ export function eventLeaf(index: number, event: string, fields: Record<string, u
 
 /** HMAC commitments and pseudonyms under tenant keys. */
 export class Committer {
-  constructor(
-    private readonly commitKey: Buffer,
-    private readonly pseudonymKey: Buffer,
-  ) {}
+  /** SHA-256 state after the HMAC inner pad (RFC 2104): copied per commitment, so the key is set up once, not per request. */
+  private readonly innerStart: crypto.Hash;
+  private readonly opad: Buffer;
 
-  /** A commitment stream: update with the bytes, then `digest()` → "hmac-sha256:<base64>". */
+  constructor(
+    commitKey: Buffer,
+    private readonly pseudonymKey: Buffer,
+  ) {
+    const k = commitKey.length > 64 ? sha256(commitKey) : commitKey;
+    const ipad = Buffer.alloc(64, 0x36);
+    this.opad = Buffer.alloc(64, 0x5c);
+    for (let i = 0; i < k.length; i++) {
+      ipad[i]! ^= k[i]!;
+      this.opad[i]! ^= k[i]!;
+    }
+    this.innerStart = crypto.createHash('sha256').update(ipad);
+  }
+
+  /**
+   * A commitment stream: update with the bytes, then `digest()` → "hmac-sha256:<base64>".
+   * HMAC-SHA-256 computed from the precomputed pads; equal to crypto.createHmac's result (unit-tested).
+   */
   begin(requestId: string, what: 'request' | 'answer'): { update(b: string | Uint8Array): void; digest(): string } {
-    const h = crypto.createHmac('sha256', this.commitKey);
-    h.update(`sekisho-audit-v1\0${what}\0${requestId}\0`);
+    const inner = this.innerStart.copy();
+    inner.update(`sekisho-audit-v1\0${what}\0${requestId}\0`);
     return {
-      update: (b) => void h.update(b),
-      digest: () => 'hmac-sha256:' + h.digest('base64'),
+      update: (b) => void inner.update(b),
+      digest: () => 'hmac-sha256:' + sha256(Buffer.concat([this.opad, inner.digest()])).toString('base64'),
     };
   }
 
-  private pads: { ipad: Buffer; opad: Buffer } | undefined;
-
-  /**
-   * One-shot HMAC-SHA-256 (RFC 2104) over the same input as `begin`, computed with two
-   * one-shot SHA-256 calls and precomputed pads (no per-call key setup); equal to
-   * crypto.createHmac's result (unit-tested).
-   */
+  /** The commitment of `data` in one call (the same as `begin`, one update, `digest`). */
   commit(requestId: string, what: 'request' | 'answer', data: string | Uint8Array): string {
-    if (!this.pads) {
-      const k = this.commitKey.length > 64 ? sha256(this.commitKey) : this.commitKey;
-      const ipad = Buffer.alloc(64, 0x36);
-      const opad = Buffer.alloc(64, 0x5c);
-      for (let i = 0; i < k.length; i++) {
-        ipad[i]! ^= k[i]!;
-        opad[i]! ^= k[i]!;
-      }
-      this.pads = { ipad, opad };
-    }
-    const head = `sekisho-audit-v1\0${what}\0${requestId}\0`;
-    const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const inner = sha256(Buffer.concat([this.pads.ipad, Buffer.from(head, 'utf8'), body]));
-    return 'hmac-sha256:' + sha256(Buffer.concat([this.pads.opad, inner])).toString('base64');
+    const c = this.begin(requestId, what);
+    c.update(data);
+    return c.digest();
   }
 
   private pseudonyms = new Map<string, string>();

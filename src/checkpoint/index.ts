@@ -105,7 +105,8 @@ export class Checkpoint {
       const threats = this.d.threats;
       const refused = threats?.refusedSource(req.remote);
       if (refused) throw refusal(refused);
-      const principal = (trace.principal = await this.authenticate(req));
+      const authenticated = this.authenticate(req);
+      const principal = (trace.principal = authenticated instanceof Promise ? await authenticated : authenticated);
       if (threats) {
         const r = await threats.admit(principal, req.requestId);
         if (r) throw refusal(r);
@@ -195,23 +196,29 @@ export class Checkpoint {
     }
   }
 
-  /** authenticate: bearer credential → principal. */
-  private async authenticate(req: CheckpointRequest): Promise<Principal> {
+  /** authenticate: bearer credential → principal; synchronous when the credential is cached (no turn waited). */
+  private authenticate(req: CheckpointRequest): Principal | Promise<Principal> {
     const threats = this.d.threats;
     // A credential locked after credential stuffing is refused before it is checked (hashed only while some are locked).
     if (threats?.locksCredentials && req.authorization) {
       const locked = threats.refusedCredential(credentialHash(req.authorization));
       if (locked) throw refusal(locked);
     }
+    let r: Principal | Promise<Principal>;
     try {
-      return await this.d.auth.authenticate(req.authorization);
+      r = this.d.auth.authenticate(req.authorization);
     } catch (e) {
-      if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
-        this.d.threats.authFailure(req.remote, credentialHash(req.authorization ?? ''), 'api');
-      }
-      if (e instanceof AuthError) throw new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en);
-      throw e;
+      throw this.authFailed(req, e);
     }
+    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(this.authFailed(req, e))) : r;
+  }
+
+  /** A failed authentication counts towards brute-force detection; an AuthError becomes a 401. */
+  private authFailed(req: CheckpointRequest, e: unknown): unknown {
+    if (e instanceof AuthError && this.d.threats && e.code !== 'missing_credential') {
+      this.d.threats.authFailure(req.remote, credentialHash(req.authorization ?? ''), 'api');
+    }
+    return e instanceof AuthError ? new CheckpointError(401, 'authentication_error', e.code, e.ja, e.en) : e;
   }
 
   private modelRoute(model: string): ModelRoute {
@@ -399,25 +406,28 @@ export class Checkpoint {
     });
     this.d.metrics.countRequest(req.endpoint, t.level ?? 'none', backend ?? 'none', decision);
     this.d.metrics.observeDuration(req.endpoint, ms / 1000);
-    this.d.log.info(
-      {
-        request_id: req.requestId,
-        audit_index: t.seq,
-        principal: t.principal?.id,
-        model: t.model || undefined,
-        level: t.level,
-        flags: t.flags.length ? t.flags : undefined,
-        findings: Object.keys(t.findings).length ? t.findings : undefined,
-        decision,
-        reason,
-        backend,
-        status,
-        attempts: t.outcome?.attempts,
-        stream_end: t.outcome?.streamEnd,
-        ms: Math.round(ms * 1000) / 1000,
-      },
-      'request',
-    );
+    // The log line's object is built only when it will be written (the level may be warn or higher).
+    if (this.d.log.isLevelEnabled('info')) {
+      this.d.log.info(
+        {
+          request_id: req.requestId,
+          audit_index: t.seq,
+          principal: t.principal?.id,
+          model: t.model || undefined,
+          level: t.level,
+          flags: t.flags.length ? t.flags : undefined,
+          findings: Object.keys(t.findings).length ? t.findings : undefined,
+          decision,
+          reason,
+          backend,
+          status,
+          attempts: t.outcome?.attempts,
+          stream_end: t.outcome?.streamEnd,
+          ms: Math.round(ms * 1000) / 1000,
+        },
+        'request',
+      );
+    }
     return committed;
   }
 }

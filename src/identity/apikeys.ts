@@ -69,12 +69,16 @@ export class ApiKeyAuthenticator {
     private readonly cacheMs = 1000,
   ) {}
 
-  /** `authorization` is the raw header value. Rejects with AuthError. */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  /** `authorization` is the raw header value. Throws (or rejects) with AuthError. */
+  authenticate(authorization: string | undefined): Principal | Promise<Principal> {
     return this.authenticateToken(bearerToken(authorization));
   }
 
-  async authenticateToken(token: string): Promise<Principal> {
+  /**
+   * Synchronous while the key is cached (the request path does not wait a turn for it); a
+   * promise when the store must be read. Throws (or rejects) with AuthError.
+   */
+  authenticateToken(token: string): Principal | Promise<Principal> {
     if (!KEY_RE.test(token)) throw INVALID;
     const now = Date.now();
     const hit = this.cache.get(token);
@@ -82,11 +86,12 @@ export class ApiKeyAuthenticator {
       if (hit.principal instanceof AuthError) throw hit.principal;
       return hit.principal;
     }
-    const result = await this.lookup(token);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(token, { principal: result, until: now + this.cacheMs });
-    if (result instanceof AuthError) throw result;
-    return result;
+    return this.lookup(token).then((result) => {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(token, { principal: result, until: now + this.cacheMs });
+      if (result instanceof AuthError) throw result;
+      return result;
+    });
   }
 
   private async lookup(token: string): Promise<Principal | AuthError> {

@@ -27,7 +27,8 @@ class Shapes {
   }
 }
 
-const DECISION_COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts', 'department', 'trained'] as const;
+/** The decision record's columns, in the order the inserts bind them. */
+export const DECISION_COLS = ['seq', 'request_id', 'ts', 'principal', 'endpoint', 'model', 'level', 'flags', 'findings', 'decision', 'reason', 'backend', 'status', 'duration_ms', 'upstream_ms', 'attempts', 'department', 'trained'] as const;
 const RECORD_COLS = ['id', 'purpose', 'subject_hash', 'key_version', 'level', 'blob', 'created_at'] as const;
 
 /** Placeholder row of the right shape for compiling an insert (values are parameters). */

@@ -1,7 +1,8 @@
 /** Opening the configured store: SQLite (default) or PostgreSQL (`store.postgres`). */
 import type { Store } from './index.js';
 import { openSqliteStore } from './sqlite.js';
-import { openPostgresStore, redactUrl } from './postgres.js';
+import { redactUrl } from './urls.js';
+import type { PostgresOptions } from './postgres.js';
 
 export type StoreTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; poolMax: number };
 
@@ -20,4 +21,13 @@ export function openStore(target: StoreTarget | { store: StoreTarget }): Promise
   return t.kind === 'sqlite' ? openSqliteStore(t.file) : openPostgresStore(t.url, { poolMax: t.poolMax });
 }
 
-export { openSqliteStore, openPostgresStore };
+/**
+ * PostgreSQL, with the `pg` driver, is loaded only when a configuration names it: a one-node
+ * SQLite gateway does not carry it in memory.
+ */
+export async function openPostgresStore(url: string, opts: PostgresOptions = {}): Promise<Store> {
+  const { openPostgresStore: open } = await import('./postgres.js');
+  return open(url, opts);
+}
+
+export { openSqliteStore };

@@ -24,6 +24,9 @@ import type { DB } from './schema.js';
 import { kyselyStore } from './kysely.js';
 import { runMigrations } from './migrate.js';
 import { StoreError } from './errors.js';
+import { redactUrl } from './urls.js';
+
+export { redactUrl };
 
 /** int8 as a JS number (every id, index and count Sekisho stores is far below 2^53). */
 const types = {
@@ -34,16 +37,6 @@ const types = {
 } as unknown as pg.CustomTypesConfig;
 
 /** The URL without its password, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
-}
-
 export interface PostgresOptions {
   /** Pool size (connections per node). */
   poolMax?: number;

@@ -15,6 +15,7 @@ import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type { Store } from './index.js';
 import type { DB } from './schema.js';
 import { kyselyStore } from './kysely.js';
+import { withSqliteFastPath } from './sqlite-fast.js';
 import { runMigrations } from './migrate.js';
 import { StoreError } from './errors.js';
 
@@ -224,7 +225,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
     throw e;
   }
   const kdb = db;
-  return kyselyStore(kdb, {
+  const store = kyselyStore(kdb, {
     kind: 'sqlite',
     describe: file,
     cluster: undefined,
@@ -234,4 +235,5 @@ export async function openSqliteStore(file: string): Promise<Store> {
     },
     close: () => kdb.destroy(),
   });
+  return withSqliteFastPath(store, raw);
 }
