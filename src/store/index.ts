@@ -4,18 +4,11 @@
  * of migrations (store/migrations.ts) for both engines: an embedded SQLite file (one node) or
  * PostgreSQL (several gateway nodes, `store: { postgres: postgres://… }`).
  */
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  /** First characters of the key, safe to show (`sk-sekisho-AbCd…`). */
-  prefix: string;
-  /** SHA-256 of the whole key. The key itself is never stored. */
-  hash: Buffer;
-  default_level: string;
-  max_level: string;
-  created_at: string;
-  revoked_at: string | null;
-}
+import type { Selectable } from 'kysely';
+import type { ApiKeysTable, ThreatAlertsTable, ThreatIncidentsTable, VaultRecordsTable, VaultSubjectKeysTable } from './schema.js';
+
+/** An API key: the key itself is never stored, only its SHA-256 (see ApiKeysTable). */
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 /** One decision of the checkpoint: metadata only, never prompt or answer text. */
 export interface DecisionRecord {
@@ -86,26 +79,10 @@ export interface VaultTenantKeyRow {
   retired_at: string | null;
 }
 
-export interface VaultSubjectKeyRow {
-  kid: Buffer;
-  /** HMAC of the subject id (the id itself is never stored). */
-  subject_hash: Buffer;
-  key_version: number;
-  wrapped: Buffer;
-  created_at: string;
-}
+export type VaultSubjectKeyRow = Selectable<VaultSubjectKeysTable>;
 
 /** An encrypted record (retained body, pseudonym map …): an envelope, never plaintext. */
-export interface VaultRecordRow {
-  id: string;
-  purpose: string;
-  subject_hash: Buffer | null;
-  /** Tenant key version that wraps the data key; 0 when a subject key wraps it. */
-  key_version: number;
-  level: string;
-  blob: Buffer;
-  created_at: string;
-}
+export type VaultRecordRow = Selectable<VaultRecordsTable>;
 
 export interface VaultEventRow {
   ts: string;
@@ -164,38 +141,9 @@ export interface VaultStore {
 }
 
 /** A threat alert (issue #7): metadata only, never text. owasp/atlas are JSON arrays. */
-export interface ThreatAlertRow {
-  id: string;
-  ts: string;
-  principal: string;
-  type: string;
-  rule: string;
-  severity: string;
-  score: number;
-  action: string;
-  request_id: string | null;
-  incident_id: string | null;
-  owasp: string;
-  atlas: string;
-}
+export type ThreatAlertRow = Selectable<ThreatAlertsTable>;
 
-export interface ThreatIncidentRow {
-  id: string;
-  /** The principal (anonymous failures: the rule and what it counts): alerts with the same key within the window join the incident. */
-  group_key: string;
-  opened_at: string;
-  updated_at: string;
-  /** The title of its most severe rule, in English and (when the rule has one) Japanese. */
-  title: string;
-  title_ja: string | null;
-  severity: string;
-  status: string;
-  alert_count: number;
-  /** JSON array of principal ids. */
-  principals: string;
-  approved_by: string | null;
-  approved_at: string | null;
-}
+export type ThreatIncidentRow = Selectable<ThreatIncidentsTable>;
 
 /**
  * Threat persistence. Every method returns a Promise (the SQLite one resolves at once) so that

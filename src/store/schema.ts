@@ -8,7 +8,9 @@ import type { Generated } from 'kysely';
 export interface ApiKeysTable {
   id: string;
   name: string;
+  /** First characters of the key, safe to show (`sk-sekisho-AbCd…`). */
   prefix: string;
+  /** SHA-256 of the whole key. The key itself is never stored. */
   hash: Buffer;
   default_level: string;
   max_level: string;
@@ -82,6 +84,7 @@ export interface VaultSecretsTable {
 
 export interface VaultSubjectKeysTable {
   kid: Buffer;
+  /** HMAC of the subject id (the id itself is never stored). */
   subject_hash: Buffer;
   key_version: number;
   wrapped: Buffer;
@@ -92,6 +95,7 @@ export interface VaultRecordsTable {
   id: string;
   purpose: string;
   subject_hash: Buffer | null;
+  /** Tenant key version that wraps the data key; 0 when a subject key wraps it. */
   key_version: number;
   level: string;
   blob: Buffer;
@@ -181,14 +185,17 @@ export interface ThreatAlertsTable {
 
 export interface ThreatIncidentsTable {
   id: string;
+  /** The principal (anonymous failures: the rule and what it counts): alerts with the same key within the window join the incident. */
   group_key: string;
   opened_at: string;
   updated_at: string;
+  /** The title of its most severe rule, in English and (when the rule has one) Japanese. */
   title: string;
   title_ja: string | null;
   severity: string;
   status: string;
   alert_count: number;
+  /** JSON array of principal ids. */
   principals: string;
   approved_by: string | null;
   approved_at: string | null;
