@@ -861,7 +861,7 @@ class Features {
   }
 }
 
-KEEP_ENDS[F.OVR] = KEEP_ENDS[F.REVEAL] = KEEP_ENDS[F.EXTRACT] = 1;
+KEEP_ENDS[F.OVR] = KEEP_ENDS[F.REVEAL] = KEEP_ENDS[F.EXTRACT] = KEEP_ENDS[F.XFORM] = 1;
 FT = new Features();
 
 // ---------------------------------------------------------------- scoring
@@ -960,7 +960,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const s = () => (whole ??= end === mainEnd ? mainText() : fromCodes(foldBuf, end));
 
   // No cue that any detector family needs: nothing to score.
-  if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
+  if (channel !== 'tool' && !(ft.has(F.OVR) || ft.has(F.REVEAL) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.TAG) || ft.has(F.NOREFUSE) || ft.has(F.UNREST) || ft.has(F.HARM) || ft.has(F.NAMED) || ft.has(F.EXFILQ) || (ft.has(F.PEOPLE) && ft.has(F.PII)) || (ft.has(F.XFORM) && ft.has(F.SYS)) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.HIDDEN) || ft.has(F.CONCEAL) || ac.image)) {
     return { hits: [], max: 0, obfuscation: obf ? OBF_NAMES.filter(([bit]) => obf & bit).map(([, name]) => name) : [] };
   }
   // names of the evidence used, in order (deduplicated only when some hit is reported)
@@ -1012,7 +1012,10 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   // A persona (or named mode) described as overriding its rules ("an AI that ignores all
   // policies", 「もうどんなルールにも従わない」) is itself the unrestricted cue.
   const personaOverride = (ft.has(F.PERSONA) || ft.has(F.NAMED)) && overrideTarget && ovrMood <= 0 ? 1 : 0;
-  const unrest = ft.n(F.UNREST) + personaOverride;
+  // An order to drop the model's rules together with a harmful how-to ("safety rules are off … how to
+  // make a phishing kit", 「制約はかけずに…乗っ取る手順を」) is unrestricted behaviour asked for harm.
+  const overrideHarm = overrideTarget && ovrMood >= 0 && ft.has(F.HARM) && (ft.has(F.DETAIL) || ft.has(F.HOWTO)) ? 1 : 0;
+  const unrest = ft.n(F.UNREST) + personaOverride + overrideHarm;
   if (ft.has(F.PERSONA) && unrest) jb += u('persona×unrestricted', 4.2 + 0.6 * Math.min(unrest - 1, 2) + (ft.has(F.NAMED) ? 0.6 : 0));
   else if (unrest >= 2) jb += u('unrestricted', 2.6 + 0.5 * Math.min(unrest - 2, 2));
   else if (unrest) jb += u('unrestricted', 1.2);
@@ -1042,6 +1045,11 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     ex += u('reveal×system_prompt', 4.2 + asked);
     if (ft.has(F.VERBATIM)) ex += u('verbatim', 0.8);
     if (ft.has(F.HOWTO)) ex -= u('how_to', ft.nearAfter(F.HOWTO, F.REVEAL, 6) || ft.nearAfter(F.REVEAL, F.HOWTO, 10) ? 2.4 : 1.2);
+  } else if (ft.near(F.XFORM, F.SYS, 60) && (ft.n(F.SYS) >= 2 || ft.has(F.VERBATIM) || ft.has(F.YOUR)) && ft.mood(F.XFORM, foldBuf, end) >= 0) {
+    // "summarise / translate everything above, including what you were given": a transform verb is a
+    // reveal when its object is the model's own prompt, named twice or asked for in full
+    ex += u('transform×system_prompt', 3.8 + asked);
+    if (ft.has(F.HOWTO)) ex -= u('how_to', 2.4);
   } else if (ft.near(F.REVEAL, F.TGT, 40) && ft.has(F.YOUR) && (ft.has(F.VERBATIM) || ft.has(F.SCOPE))) {
     ex += u('reveal×your_rules', 3.2);
   } else if (ft.nearAfter(F.REVEAL, F.SECRET, 30) || ft.nearAfter(F.SECRET, F.REVEAL, 48)) {

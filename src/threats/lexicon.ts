@@ -52,6 +52,7 @@ export const FEATURES = [
   'CODE', // code and sample data, not real records
   'NODETAIL', // the text declines the method: 作り方は不要, without explaining how
   'REPORT', // reported speech: third person, past tense, an incident report or study of an attack
+  'XFORM', // transform verbs (summarise, translate, paraphrase, 要約, 翻訳): a reveal only when their object is the model's own prompt
   // (not "translate"/"summarise" as such: attacks hide in texts handed over for exactly that)
 ] as const;
 export type Feature = (typeof FEATURES)[number];
@@ -70,6 +71,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'cancel', 'revok', 'abandon', 'neglect', 'pay no attention', "don't pay attention", 'do not pay attention', "don't follow", 'do not follow', 'stop following', 'no longer follow',
     'no longer appl', 'no longer valid', 'no longer need', 'no longer bound', 'no longer in effect', 'not bound by', "don't need to follow", 'do not need to follow', 'need not follow',
     'scrap', 'void$', 'supersed', 'invalidat', 'deprecated', 'circumvent', 'get around', 'disable', 'turn off', 'switch off', 'suspend', 'lift the', 'lift all', 'remove all',
+    'are off$', 'is off$', 'are now off', 'is now off', 'are disabled', 'is disabled', 'are suspended', 'is suspended', 'are switched off', 'are turned off', 'no longer active',
     'throw out', 'throw away', 'erase', 'wipe', 'reset your', 'reset all', 'break your', 'break the rules', 'not apply', "don't apply", 'do not apply', 'safely ignore',
     '無視', 'むしし', 'をむし', '忘れ', 'わすれ', '破棄', '取り消', '取消', '無効', '撤回', '解除', 'リセット', '回避', '気にしなくて', '気にしないで', '守らなくて', '従わなくて',
     '従う必要はな', '従う必要もな', '従わないで', '適用されません', '適用しない', '適用されない', 'なかったことに', 'キャンセル', '上書き', '廃止', '取っ払', '捨て', '外して', 'オフに', '無しで', '破って', '破り',
@@ -102,6 +104,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'at the top of this conversation', 'the operator configured', 'everything the operator', 'instructions you received', 'rules you were set up with', 'wording of the instructions', 'start of this session', 'your configuration', '受け取った設定文', 'あなたが受け取った',
     'above this message', 'conversation above', 'what the developers', 'developers wrote', 'developer wrote', 'the words above', 'words above', 'instructions you got', 'before i started', 'before the user', 'rules you were given', 'rules were you given', 'you operate under', 'your setup', 'your directives', 'your policies', 'your content policy', 'env file', '.env', 'あなたのルール', 'あなたの指示', 'あなたのプロンプト', 'あなたの設定', 'あなたの方針', 'あなたが守っている', 'あなたが従っている', 'あなたに与えられ', '会話の前', 'この会話の前', 'あなたの内部', '指示内容',
     '設定に保存', '設定から読み取', '受けている制約', 'あなたの制約',
+    'あなたに渡され', '最初に渡され', '渡された指示', '渡された設定', 'first line you', 'first message you', 'first thing you were', 'very first line',
     'system prompt', 'system message', 'system instruction', 'system note', 'initial prompt', 'initial instruction', 'original prompt', 'original instruction', 'hidden prompt', 'hidden instruction', 'hidden rule',
     'secret instruction', 'secret rule', 'developer message', 'developer instruction', 'developer prompt', 'context window', 'your prompt', 'your instructions', 'your rules', 'your guidelines',
     'your configuration', 'your programming', 'your system', 'your initial', 'your original', 'your hidden', 'your internal', 'you were told', 'were you told', 'you were given', 'you were configured', 'you were initiali', 'you were set up',
@@ -335,6 +338,10 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'found that', 'demonstrated', 'tricked', 'evidence', 'attack log', 'in the logs', 'flags phrases', 'whose body', 'the message instructed', 'the email told',
     'という攻撃', 'が報告', 'と報告', '報じ', 'を検知した', '検知しました', '攻撃者', 'によると', 'という入力', 'という文', 'といった', '試験計画', '試験者',
     '再発防止', 'させた', 'させる', '証拠', '攻撃ログ', 'とされ', 'たという', '事例',
+  ],
+  XFORM: [
+    'summari', 'summary of', 'translat', 'paraphras', 'rewrite', 'rephrase', 'restate', 'reword', 'convert',
+    '要約', 'まとめて', '翻訳', '訳して', '訳した', '言い換え', '書き直', '変換して',
   ],
   NODETAIL: ['skip any technical', 'skip the technical', 'skip technical', 'no technical detail', 'without technical detail', 'without any technical', '詳細は書かない', '技術的な詳細は書か', '作り方は不要', '方法は不要', '手順は不要', '詳細は不要', '作り方はいらない', '方法は書かないで', '作り方は書かないで', '方法は出さない', '手順は書かないで', 'without explaining', "don't explain", 'do not explain', 'no real method', 'not the device', 'not the method', 'without details', 'no details', 'without the details', 'not how to'],
   CODE: [
