@@ -91,7 +91,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     'you were deployed', 'deployed with', 'earlier guidance', 'this message onward',
     'at the top', 'top of this', 'start of this', 'operator configured', 'you were set up with', 'set up with', '最初に設定された', '先ほどまでの',
     'came before', 'you have received', 'you received', 'you got', 'you had', 'until now', 'までの', '受けた', 'お受けになった', '言われた',
-    'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '決められた', '定められた', '受けている',
+    'you\'ve been given', 'been given', 'you have been given', 'you\'ve been told', '設定した', 'が設定', '設定されている', '課されている', '与えられている', '決められた', '定められた', '受けている',
     'ur$', 'previous', 'prior', 'above', 'earlier', 'preceding', 'initial', 'original', 'all$', 'any$', 'every', 'standing', 'your', 'before this', 'up to now', 'so far', 'old$', 'existing', 'current', 'default',
     '以前', 'これまで', '今まで', 'いままで', '上記', '上の', '先ほど', 'さっき', '最初', '当初', '初期', '元の', 'もとの', 'すべての', '全ての', '全部', '従来', '従前', '与えられた', '設定された', '受け取った', '前に言', '前の指示', '前の命令', '前のルール', '前の設定', 'ここまでの', 'いぜん', '既存', '古い',
   ],
@@ -172,6 +172,7 @@ export const LEXICON: Record<Feature, readonly string[]> = {
     '開発者モード', '脱獄', '裏の人格', 'ダーク', '悪魔', '悪の', '無制限ai', 'モード',
   ],
   HARM: [
+    '認証を突破', '認証を回避', '認証を破', 'ログインを突破', 'bypass authentication', 'bypass the login', 'bypass 2fa', 'bypass mfa', 'take over someone', 'アカウントを奪',
     'untraceable gun', 'gun$', 'guns$', 'chloroform', 'alarm system', 'safecrack', 'disable the alarm', '銃', '警報装置', '金庫破り', 'クロロホルム',
     'toxic gas', 'poison gas', 'thermite', 'テルミット', '有毒ガス', '毒ガス',
     '偽の身分証', '身分証の偽造', 'カード番号を盗',
