@@ -1163,7 +1163,11 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   if (indirect) {
     // An override in a document counts fully when it is an order or aimed at a model; a document
     // that only reports a change of rules ("the old rules were dropped") much less.
-    const piInd = ovrMood > 0 || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : pi - 1;
+    // …and an order in a document counts fully only when something says the rules are a model's:
+    // a scope (previous, above, これまでの), "your", the system prompt, an AI addressee, new orders. People
+    // telling each other to "ignore that prompt" (a dialog box) in a chat export are not that.
+    const modelsRules = ft.near(F.SCOPE, F.TGT, 30) || ft.has(F.YOUR) || ft.has(F.SYS) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) || ft.has(F.NOREFUSE) || ft.has(F.REVEAL) || ft.has(F.ACTION);
+    const piInd = (ovrMood > 0 && modelsRules) || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : ovrMood > 0 ? pi - 0.6 : pi - 1;
     push('INDIRECT_INJECTION', Math.max(ind, piInd, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
     if (channel !== 'tool') {
       push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
