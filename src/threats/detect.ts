@@ -1042,6 +1042,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     if (ft.has(F.HOWTO) || ft.has(F.DETAIL)) jb += u('how_to_harm', 0.8);
   }
   if (unrest && ft.has(F.HARM)) jb += u('unrestricted×harm', 1.4);
+  // …and with the method asked for in detail (amounts, steps, 分量, 手順)
+  if ((unrest || ft.has(F.NOREFUSE)) && ft.has(F.HARM) && ft.has(F.DETAIL) && !ft.has(F.NODETAIL)) jb += u('harm_detail', 0.5);
   if (ft.has(F.NOREFUSE) && ft.has(F.HARM)) jb += u('refusal_suppression×harm', 2.6 + 0.5 * Math.min(ft.n(F.NOREFUSE) - 1, 2) + (ft.has(F.HOWTO) ? 0.6 : 0));
   else if (ft.has(F.NOREFUSE) && jb > 0) jb += u('refusal_suppression', 0.8);
   if (ft.has(F.AUTH) && jb > 0) jb += u('authority', 0.5);
@@ -1167,7 +1169,7 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
     // a scope (previous, above, これまでの), "your", the system prompt, an AI addressee, new orders. People
     // telling each other to "ignore that prompt" (a dialog box) in a chat export are not that.
     const modelsRules = ft.near(F.SCOPE, F.TGT, 30) || ft.has(F.YOUR) || ft.has(F.SYS) || ft.has(F.ADDR) || ft.has(F.ADDR2) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) || ft.has(F.NOREFUSE) || ft.has(F.REVEAL) || ft.has(F.ACTION);
-    const piInd = (ovrMood > 0 && modelsRules) || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : ovrMood > 0 ? pi - 0.6 : pi - 1;
+    const piInd = (ovrMood > 0 && modelsRules) || ft.has(F.ADDR) || ft.has(F.TAG) || ft.has(F.HIDDEN) || ft.has(F.NEWINS) || ft.has(F.OBEYME) || ft.has(F.UNREST) ? pi + 0.3 : pi - 1;
     push('INDIRECT_INJECTION', Math.max(ind, piInd, ex + 0.3, jb * 0.8), 'sekisho.indirect', hardInd);
     if (channel !== 'tool') {
       push('PROMPT_INJECTION', pi, 'sekisho.prompt_injection');
