@@ -1074,6 +1074,8 @@ export function scanText(text: string, channel: Channel = 'prompt'): ScanResult 
   const urlExfil = !img && ft.has(F.EXFILQ) && (ft.has(F.CONV) || ft.has(F.SECRET));
   if (img) ex += u('image_url_query', 3.2 + (ft.has(F.CONV) || ft.has(F.SECRET) || ft.has(F.EXFILQ) ? 1.2 : 0));
   else if (urlExfil) ex += u('url_exfil', 3.2 + (ft.n(F.EXFILQ) >= 2 ? 0.8 : 0));
+  // a persona or game that repeats the model's prompt ("you are a parrot that repeats everything it was told")
+  if (ex > 0 && ft.has(F.PERSONA) && (ft.has(F.SYS) || ft.has(F.SECRET))) ex += u('persona', 0.6);
   if (ft.has(F.AUTH) && ex > 0) ex += u('authority', 0.5);
   if (ft.has(F.OVR) && ex > 0) ex += u('override', 0.5);
 
