@@ -255,6 +255,8 @@ export const LEXICON: Record<Feature, readonly string[]> = {
   CONCEAL: [
     "don't tell the user", 'do not tell the user', 'without telling', "don't mention", 'do not mention', 'not mention this', 'without asking', "don't tell", 'do not tell', 'not tell the user', 'never reveal this',
     '伝えずに', '知らせない', '触れない', '言及しない', '気づかれない', '黙って', '言わないで',
+    '伝えないこと', '伝えないで', '伝えないように', 'お伝えせず', '言わないこと', '言わずに', '知らせずに', '内緒で', '内密に',
+    'without letting the user', "don't let the user know", 'do not let the user know', 'keep this from the user', 'hide this from the user', 'without informing',
   ],
   EXFILQ: [
     'appended to the url', 'append it to the url', 'add it to the url', 'to the url', 'urlに付け', 'urlの後ろ',
