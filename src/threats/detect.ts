@@ -647,6 +647,10 @@ function qualifiedTarget(buf: Uint16Array, start: number, from: number): boolean
   let b = e;
   while (b > from && b > e - 24 && (isLatin(buf[b - 1]!) || buf[b - 1] === 39 || buf[b - 1] === 45)) b--;
   if (b === e) return false;
+  // a dash or apostrophe alone ("now — filters are off") is punctuation, not a word that qualifies the target
+  let letters = false;
+  for (let i = b; i < e && !letters; i++) letters = isLatin(buf[i]!);
+  if (!letters) return false;
   return !TARGET_QUALIFIERS.has(hashCodes(buf, b, e));
 }
 
