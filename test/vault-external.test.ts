@@ -23,7 +23,7 @@ describe('external keystore (XKS-style key service)', () => {
   let xks: XksServer;
   const TOKEN = 'xks-test-token';
   const env = () => testEnv({ XKS_TOKEN: TOKEN });
-  const ext = (extra: Record<string, unknown> = {}) => ({ keystore: { kind: 'external', url: xks.url, key_ids: ['kek-1'], allowed_hosts: ['127.0.0.1'], token_env: 'XKS_TOKEN', timeout_ms: 500, ...extra } });
+  const ext = (extra: Record<string, unknown> = {}) => ({ keystore: { kind: 'external', url: xks.url, key_ids: ['kek-1'], allowed_hosts: ['127.0.0.1'], token_env: 'XKS_TOKEN', timeout_ms: 5000, ...extra } });
   before(async () => {
     xks = await startXksServer({ keyIds: ['kek-1', 'kek-2'], token: TOKEN });
   });
@@ -69,14 +69,14 @@ describe('external keystore (XKS-style key service)', () => {
 
   test('service down, slow, failing or refusing the token: the vault does not open', async () => {
     await assert.rejects(openTestVault({ vault: ext({ url: await closedPortUrl() }), env: env() }), code('vault_external_unavailable'));
-    xks.delayMs = 1000;
-    const t0 = Date.now();
+    // The service answers only after 3 s: the vault gives up at its own deadline (the timeout error, not the
+    // late answer, proves it; no wall-clock assertion).
+    xks.delayMs = 3000;
     await assert.rejects(openTestVault({ vault: ext({ timeout_ms: 150 }), env: env() }), (e: any) => {
       code('vault_external_timeout')(e);
       assert.match(e.en, /150 ms/);
       return true;
     });
-    assert.ok(Date.now() - t0 < 900, 'the deadline holds');
     xks.delayMs = 0;
     xks.failing = true;
     await assert.rejects(openTestVault({ vault: ext(), env: env() }), code('vault_external_unavailable'));

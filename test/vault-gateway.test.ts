@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { startHarness, mocks, usBackend, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
+import { startHarness, mocks, usBackend, runCli, TEST_PASSPHRASE, type Harness } from './support/harness.ts';
 import { pgSchemaBytes, rawQuery } from './support/store.ts';
 import type { MockUpstream } from '../src/dev/mock-upstream.ts';
 import { readRetained } from '../src/checkpoint/retain.ts';
@@ -18,11 +17,9 @@ import { parseConfig } from '../src/config/index.ts';
 import { startGateway } from '../src/server/gateway.ts';
 import { createLogger } from '../src/ops/log.ts';
 
-const BIN = path.resolve('bin/sekisho.js');
-const sekisho = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, SEKISHO_VAULT_PASSPHRASE: TEST_PASSPHRASE, SEKISHO_LANG: 'both' }, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+// Asynchronous: the gateway lives in this process and must keep serving (and release its database
+// locks) while the command runs; a synchronous spawn would stall it and can deadlock on PostgreSQL.
+const sekisho = (args: string[]) => runCli(args, { SEKISHO_LANG: 'both' });
 
 const ALL_BODIES = { L0: 'bodies', L1: 'bodies', L2: 'bodies', L3: 'bodies' };
 
@@ -176,7 +173,7 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     const id = response.headers.get('x-sekisho-request-id')!;
     await h.gw.core.retainer!.drain();
     assert.ok(await readRetained(h.gw.core.vault, id, 'admin_read'));
-    const r = sekisho(['erase', '--subject', 'customer-0042', '--config', h.configFile]);
+    const r = await sekisho(['erase', '--subject', 'customer-0042', '--config', h.configFile]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Destroyed 1 subject key\(s\); 2 record\(s\) can no longer be decrypted/);
     assert.match(r.out, /対象者の鍵/);
@@ -200,10 +197,10 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
       ids.push(response.headers.get('x-sekisho-request-id')!);
     }
     await h.gw.core.retainer!.drain();
-    let s = JSON.parse(sekisho(['keys', 'status', '--json', '--config', h.configFile]).out);
+    let s = JSON.parse((await sekisho(['keys', 'status', '--json', '--config', h.configFile])).out);
     assert.equal(s.current, 1);
     assert.equal(s.keystore.kind, 'file');
-    const r = sekisho(['keys', 'rotate', '--config', h.configFile]);
+    const r = await sekisho(['keys', 'rotate', '--config', h.configFile]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Rotation complete: current v2/);
     assert.match(r.err, /Created key version v2/);
@@ -213,13 +210,13 @@ describe('pseudonym maps per conversation, erasure and rotation end to end', () 
     assert.equal(h.gw.core.vault.currentVersion, 2);
     for (const id of ids) assert.ok((await readRetained(h.gw.core.vault, id, 'admin_read'))?.request.length);
     // Whatever the gateway wrote under v1 meanwhile is rewrapped by a second run; then v1 retires.
-    assert.equal(sekisho(['keys', 'rotate', '--config', h.configFile]).code, 0);
-    s = JSON.parse(sekisho(['keys', 'status', '--json', '--config', h.configFile]).out);
-    const ret = sekisho(['keys', 'retire', '--version', '1', '--config', h.configFile]);
+    assert.equal((await sekisho(['keys', 'rotate', '--config', h.configFile])).code, 0);
+    s = JSON.parse((await sekisho(['keys', 'status', '--json', '--config', h.configFile])).out);
+    const ret = await sekisho(['keys', 'retire', '--version', '1', '--config', h.configFile]);
     if (s.pending === 0 && s.versions.find((v: any) => v.version === 1)?.items === 0) assert.equal(ret.code, 0, ret.err);
     await new Promise((res) => setTimeout(res, 300));
     for (const id of ids) assert.ok((await readRetained(h.gw.core.vault, id, 'admin_read'))?.request.length);
-    const human = sekisho(['keys', 'status', '--config', h.configFile]);
+    const human = await sekisho(['keys', 'status', '--config', h.configFile]);
     assert.equal(human.code, 0);
     assert.match(human.out, /current key version: v3|current key version: v2/);
     assert.match(human.out, /現在の鍵バージョン/);
