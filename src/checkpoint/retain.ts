@@ -108,11 +108,15 @@ export class Retainer {
     framed.writeUInt32BE(req.length, 0);
     req.copy(framed, 4);
     ans.copy(framed, 4 + req.length);
+    let row: VaultRecordRow;
     try {
-      this.queue.push(await this.vault.seal({ id: requestId, purpose: BODY_PURPOSE }, framed, { subject, level, requestId }));
+      row = await this.vault.seal({ id: requestId, purpose: BODY_PURPOSE }, framed, { subject, level, requestId });
     } finally {
       framed.fill(0);
     }
+    // Pushed only now: `this.queue.push(await …)` would read `this.queue` before the await, and a flush in
+    // between swaps the array, so the row would land in a batch already written and be lost without an error.
+    this.queue.push(row);
     if (this.queue.length >= (this.opts.maxBatch ?? 512)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 50);
   }
